@@ -1,0 +1,80 @@
+"""Fixtures shared by every test package: real emulator processes on free ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import ServerProcess, free_port, python_module
+
+EmulatorFactory = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def start_swarmui(tmp_path: Path) -> Iterator[EmulatorFactory]:
+    """Start SwarmUI emulators: `start_swarmui("--step-delay", "0")` → a running ServerProcess.
+
+    Each gets its own port; the volume is `tmp_path/volume` unless `volume=` is given.
+    """
+    started: list[ServerProcess] = []
+
+    def start(*extra: str, volume: Path | None = None) -> ServerProcess:
+        volume = volume or tmp_path / "volume"
+        volume.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        server = ServerProcess(
+            args=python_module(
+                "emulators.swarmui",
+                "--host", "127.0.0.1", "--port", str(port), "--volume", str(volume), *extra,
+            ),
+            host="127.0.0.1",
+            port=port,
+            log_path=tmp_path / f"swarmui-{port}.log",
+            volume=volume,
+        )
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def swarmui(start_swarmui: EmulatorFactory) -> ServerProcess:
+    """One SwarmUI emulator with no step delay, its volume seeded on first start."""
+    return start_swarmui("--step-delay", "0")
+
+
+@pytest.fixture
+def start_runpod(tmp_path: Path) -> Iterator[EmulatorFactory]:
+    """Start RunPod emulators: `start_runpod("--workers-max", "2", worker=[...])`.
+
+    `worker` is the worker command the emulator spawns (after `--`); `env` adds variables.
+    """
+    started: list[ServerProcess] = []
+
+    def start(
+        *extra: str, worker: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> ServerProcess:
+        port = free_port()
+        args = python_module(
+            "emulators.runpod", "--host", "127.0.0.1", "--port", str(port), *extra
+        )
+        if worker:
+            args += ["--", *worker]
+        server = ServerProcess(
+            args=args,
+            host="127.0.0.1",
+            port=port,
+            log_path=tmp_path / f"runpod-{port}.log",
+            env=env or {},
+        )
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
