@@ -1,0 +1,47 @@
+# SwarmDeck — the two commands a newcomer needs are `make dev` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Re-install only when the dependency list changed.
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install dev test test-fast lint format bench emulators clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml worker/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[worker,dev]' -r worker/requirements.txt
+	touch $(INSTALLED)
+
+## Start the whole local stack (dashboard, Celery, emulators) under one supervisor.
+dev: install
+	$(PY) -m dashboard.devstack
+
+## Every test, against real PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
+test: install
+	$(PY) -m pytest
+
+## The quick loop: skip tests marked slow.
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+## Run every benchmark in tests/benchmarks/ (each prints one JSON line last).
+bench: install
+	@for b in tests/benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## Only the two emulators, on their standard ports (SwarmUI 7801, RunPod 8900).
+emulators: install
+	$(VENV)/bin/honcho -f Procfile.emulators start
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

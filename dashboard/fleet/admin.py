@@ -1,0 +1,71 @@
+from django import forms
+from django.contrib import admin
+from django.db import models
+
+from dashboard.fleet.models import RunPodEndpoint
+
+
+def _formfield(field, **kwargs):
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return field.formfield(**kwargs)
+
+
+class EndpointAdminForm(forms.ModelForm):
+    """Secrets are write-only here too: the inputs start empty and empty keeps what is stored."""
+
+    api_key = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), help_text="Empty: keep."
+    )
+    volume_access_key = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), help_text="Empty: keep."
+    )
+    volume_secret_key = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), help_text="Empty: keep."
+    )
+
+    class Meta:
+        model = RunPodEndpoint
+        formfield_callback = _formfield
+        exclude = [
+            "api_key_encrypted",
+            "volume_s3_access_key_encrypted",
+            "volume_s3_secret_key_encrypted",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.api_key_encrypted and not cleaned.get("api_key"):
+            self.add_error("api_key", "Enter the RunPod API key.")
+        return cleaned
+
+    def save(self, commit=True):
+        endpoint = super().save(commit=False)
+        if self.cleaned_data.get("api_key"):
+            endpoint.set_api_key(self.cleaned_data["api_key"])
+        access, secret = (
+            self.cleaned_data.get("volume_access_key"),
+            self.cleaned_data.get("volume_secret_key"),
+        )
+        if access and secret:
+            endpoint.set_volume_credentials(access, secret)
+        if commit:
+            endpoint.save()
+        return endpoint
+
+
+@admin.register(RunPodEndpoint)
+class RunPodEndpointAdmin(admin.ModelAdmin):
+    form = EndpointAdminForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_display = [
+        "name",
+        "team",
+        "endpoint_id",
+        "output_mode",
+        "is_default",
+        "gpu_price_per_second",
+    ]
+    list_filter = ["team", "output_mode"]
+    search_fields = ["name", "endpoint_id", "team__name"]
+    readonly_fields = ["created_at", "updated_at"]

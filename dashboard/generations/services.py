@@ -1,0 +1,596 @@
+"""Writes for generations: create, submit to RunPod, follow the job, store its images.
+
+The database is the source of truth. Celery carries only wake-ups (submit, poll), and the reconciler
+re-drives anything a lost wake-up left behind. Webhook and polling may report the same job at the
+same time: `apply_job_status` serialises them on the generation's row and ignores anything that
+arrives after a final state, so each image is stored exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from dashboard.accounts.models import Membership
+from dashboard.celery import app as celery_app
+from dashboard.errors import Conflict
+from dashboard.fleet.models import RunPodEndpoint
+from dashboard.fleet.runpod_client import (
+    RunPodAuthError,
+    RunPodBadRequest,
+    RunPodError,
+    RunPodForbidden,
+    RunPodNotFound,
+    RunPodUnavailable,
+)
+from dashboard.fleet.selectors import default_endpoint, endpoint_for_team
+from dashboard.fleet.volume import VolumeError, VolumeFileMissing
+from dashboard.generations import validation
+from dashboard.generations.images import ImageDataError, decode_base64, prepare_image
+from dashboard.generations.jobs import (
+    ContractError,
+    ImageOutput,
+    OutputError,
+    generate_input,
+    job_input,
+    job_policy,
+    parse_generate_output,
+    progress_of,
+    runpod_error_text,
+)
+from dashboard.generations.models import (
+    ACTIVE_STATUSES,
+    GeneratedImage,
+    Generation,
+    Status,
+)
+
+logger = logging.getLogger(__name__)
+
+SUBMIT_TASK = "generations.submit"
+POLL_TASK = "generations.poll"
+# A /run call never takes this long; a claim older than this belongs to a task that died.
+SUBMIT_CLAIM_SECONDS = 120
+# RunPod job states (runpod.md §1.4) → ours. IN_QUEUE/IN_PROGRESS are handled separately.
+FINAL_RUNPOD_STATES = {
+    "COMPLETED": Status.SUCCEEDED,
+    "FAILED": Status.FAILED,
+    "CANCELLED": Status.CANCELLED,
+    "TIMED_OUT": Status.TIMED_OUT,
+}
+
+
+class SubmitResult(StrEnum):
+    SUBMITTED = "submitted"
+    RETRY = "retry"  # RunPod unreachable: try again later
+    SKIPPED = "skipped"  # already submitted, cancelled, or another task is submitting it
+    FAILED = "failed"  # RunPod refused it for good; the generation is marked failed
+
+
+# --- wake-ups ------------------------------------------------------------------------------------
+def _enqueue(task: str, *args: Any, countdown: float | None = None) -> None:
+    """Send a wake-up. If the broker is down, the reconciler re-drives the work later."""
+    try:
+        celery_app.send_task(task, args=list(args), countdown=countdown)
+    except BrokerError:
+        logger.warning(
+            "broker unreachable: %s%r not sent; the reconciler will re-drive it", task, args
+        )
+
+
+def _enqueue_on_commit(task: str, *args: Any, countdown: float | None = None) -> None:
+    transaction.on_commit(lambda: _enqueue(task, *args, countdown=countdown))
+
+
+# --- create --------------------------------------------------------------------------------------
+def _membership(team, user) -> Membership:
+    membership = Membership.objects.filter(team=team, user=user).first()
+    if membership is None:
+        raise PermissionDenied("You are not a member of this team.")
+    return membership
+
+
+def _resolve_endpoint(team, endpoint) -> RunPodEndpoint | None:
+    if endpoint is None or endpoint == "":
+        return default_endpoint(team)
+    if isinstance(endpoint, RunPodEndpoint):
+        return endpoint if endpoint.team_id == team.id else None
+    return endpoint_for_team(team, endpoint)
+
+
+def generation_create(
+    *,
+    team,
+    user,
+    prompt: Any,
+    negative_prompt: Any = "",
+    model: Any = "",
+    width: Any = 1024,
+    height: Any = 1024,
+    steps: Any = 20,
+    cfg_scale: Any = 7.0,
+    seed: Any = -1,
+    images: Any = 1,
+    endpoint: Any = None,
+    extra_params: Any = None,
+    retry_of: Generation | None = None,
+) -> Generation:
+    """Validate, save a queued generation, and (on commit) wake a task that submits it.
+
+    Raises ValidationError naming every bad field (nothing saved, nothing sent) or
+    PermissionDenied for viewers and non-members.
+    """
+    if not _membership(team, user).can_generate:
+        raise PermissionDenied("Viewers cannot generate images; ask a team admin for access.")
+    errors: dict[str, str] = {}
+    resolved = _resolve_endpoint(team, endpoint)
+    if resolved is None:
+        errors["endpoint"] = (
+            "Unknown endpoint."
+            if endpoint not in (None, "")
+            else "Your team has no RunPod endpoint yet; an admin can add one."
+        )
+    cleaned = validation.clean_parameters(
+        errors,
+        team=team,
+        endpoint=resolved,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        model=model,
+        width=width,
+        height=height,
+        steps=steps,
+        cfg_scale=cfg_scale,
+        seed=seed,
+        images=images,
+        extra_params=extra_params,
+    )
+    if errors:
+        raise ValidationError(errors)
+    generation = Generation(team=team, user=user, endpoint=resolved, retry_of=retry_of, **cleaned)
+    try:  # the worker's own contract has the last word on parameters
+        generate_input(generation)
+    except ContractError as exc:
+        raise ValidationError(validation.contract_errors(str(exc))) from None
+    with transaction.atomic():
+        generation.save()
+        _enqueue_on_commit(SUBMIT_TASK, generation.pk)
+    return generation
+
+
+# --- submit --------------------------------------------------------------------------------------
+def _webhook_url(generation: Generation) -> str | None:
+    if not settings.PUBLIC_BASE_URL:
+        return None
+    path = reverse("runpod-webhook", args=[generation.pk, generation.webhook_token])
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def _claim_for_submit(generation_id: int) -> bool:
+    now = timezone.now()
+    stale = now - timedelta(seconds=SUBMIT_CLAIM_SECONDS)
+    claimed = (
+        Generation.objects.filter(pk=generation_id, status=Status.QUEUED, runpod_job_id="")
+        .filter(Q(submit_claimed_at__isnull=True) | Q(submit_claimed_at__lt=stale))
+        .update(submit_claimed_at=now, submit_attempts=F("submit_attempts") + 1)
+    )
+    return claimed == 1
+
+
+def _finish(generation: Generation, status: Status, error: str = "") -> None:
+    generation.status = status
+    generation.error = error[:5000]
+    generation.finished_at = generation.finished_at or timezone.now()
+
+
+def _fail_unsubmitted(generation_id: int, error: str) -> None:
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update().get(pk=generation_id)
+        if generation.status == Status.QUEUED:
+            _finish(generation, Status.FAILED, error)
+            generation.submit_claimed_at = None
+            generation.save()
+
+
+def submit_generation(*, generation_id: int) -> SubmitResult:
+    """Send a queued generation to RunPod's /run, once. Safe to call twice or concurrently."""
+    if not _claim_for_submit(generation_id):
+        return SubmitResult.SKIPPED
+    generation = Generation.objects.select_related("endpoint").get(pk=generation_id)
+    endpoint = generation.endpoint
+    if endpoint is None:
+        _fail_unsubmitted(generation_id, "The endpoint of this generation was deleted.")
+        return SubmitResult.FAILED
+    try:
+        accepted = endpoint.runpod_client().run(
+            job_input(generation), webhook=_webhook_url(generation), policy=job_policy()
+        )
+    except RunPodUnavailable as exc:
+        return _submit_failed_for_now(generation, exc)
+    except RunPodAuthError:
+        _fail_unsubmitted(
+            generation_id,
+            f"RunPod rejected the API key of endpoint '{endpoint.name}' (401); "
+            "an admin must update it.",
+        )
+        return SubmitResult.FAILED
+    except RunPodForbidden:
+        _fail_unsubmitted(
+            generation_id, f"The API key of endpoint '{endpoint.name}' may not run jobs (403)."
+        )
+        return SubmitResult.FAILED
+    except RunPodNotFound:
+        _fail_unsubmitted(
+            generation_id,
+            f"RunPod has no endpoint '{endpoint.endpoint_id}' (404); check the endpoint settings.",
+        )
+        return SubmitResult.FAILED
+    except (RunPodBadRequest, RunPodError, ContractError) as exc:
+        _fail_unsubmitted(generation_id, f"RunPod refused the job: {exc}")
+        return SubmitResult.FAILED
+    job_id = str(accepted.get("id") or "")
+    if not job_id:
+        _fail_unsubmitted(generation_id, f"RunPod accepted the job without an id: {accepted!r}")
+        return SubmitResult.FAILED
+    return _record_submission(generation_id, job_id, endpoint)
+
+
+def _submit_failed_for_now(generation: Generation, exc: RunPodError) -> SubmitResult:
+    # A /run whose answer was lost may have queued a job anyway; RunPod has no idempotency key,
+    # so trying again can run it twice. We accept that: a lost generation is worse.
+    if generation.submit_attempts >= settings.GENERATION_SUBMIT_MAX_ATTEMPTS:
+        _fail_unsubmitted(
+            generation.pk,
+            f"Could not reach RunPod after {generation.submit_attempts} attempts: {exc.message}",
+        )
+        return SubmitResult.FAILED
+    Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(
+        submit_claimed_at=None, error=f"Retrying: {exc.message}"[:5000]
+    )
+    delay = min(60.0, 2.0**generation.submit_attempts) + random.uniform(0, 1)
+    _enqueue(SUBMIT_TASK, generation.pk, countdown=delay)
+    return SubmitResult.RETRY
+
+
+def _record_submission(generation_id: int, job_id: str, endpoint: RunPodEndpoint) -> SubmitResult:
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update().get(pk=generation_id)
+        generation.runpod_job_id = job_id
+        generation.submit_claimed_at = None
+        cancelled_meanwhile = generation.status == Status.CANCELLED
+        if generation.status == Status.QUEUED:
+            generation.status = Status.SUBMITTED
+            generation.submitted_at = timezone.now()
+            generation.error = ""
+        generation.save()
+    if cancelled_meanwhile:
+        _cancel_at_runpod(endpoint, job_id)
+        return SubmitResult.SKIPPED
+    _enqueue(POLL_TASK, generation_id, 0, countdown=settings.GENERATION_POLL_SCHEDULE[0])
+    return SubmitResult.SUBMITTED
+
+
+def _cancel_at_runpod(endpoint: RunPodEndpoint, job_id: str) -> dict | None:
+    try:
+        return endpoint.runpod_client().cancel(job_id)
+    except RunPodNotFound:
+        return None
+    except RunPodError:
+        logger.warning("could not cancel RunPod job %s on %s", job_id, endpoint)
+        return None
+
+
+# --- follow the job: the state machine ----------------------------------------------------------
+def _as_ms(value: Any) -> int | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    return None
+
+
+def apply_job_status(*, generation_id: int, job: dict, source: str = "poll") -> Generation:
+    """Move a generation along with what RunPod says about its job (a /status, /cancel or webhook
+    body). Idempotent; anything arriving after a final state is ignored."""
+    with transaction.atomic():
+        generation = (
+            Generation.objects.select_for_update(of=("self",))
+            .select_related("endpoint")
+            .get(pk=generation_id)
+        )
+        if generation.is_final:
+            return generation
+        state = str(job.get("status", "")).upper()
+        job_id = str(job.get("id") or "")
+        now = timezone.now()
+        generation.last_checked_at = now
+        if job_id and job_id != generation.runpod_job_id and state in FINAL_RUNPOD_STATES:
+            # The job of an earlier submission whose answer was lost: its result is ours too.
+            logger.info("generation %s: %s reports job %s", generation.pk, source, job_id)
+            generation.runpod_job_id = job_id
+        generation.delay_ms = _as_ms(job.get("delayTime")) or generation.delay_ms
+        generation.execution_ms = _as_ms(job.get("executionTime")) or generation.execution_ms
+        generation.worker_id = str(job.get("workerId") or generation.worker_id)
+        if state == "IN_QUEUE" and generation.status == Status.QUEUED:
+            generation.status = Status.SUBMITTED
+            generation.submitted_at = generation.submitted_at or now
+        elif state in ("IN_PROGRESS", "RUNNING"):
+            generation.status = Status.RUNNING
+            generation.started_at = generation.started_at or now
+            progress, percent = progress_of(job.get("output"))
+            if progress:
+                generation.progress = progress
+                generation.progress_percent = percent
+        elif state == "COMPLETED":
+            _complete(generation, job.get("output"))
+        elif state == "FAILED":
+            _finish(generation, Status.FAILED, runpod_error_text(job.get("error")))
+        elif state == "CANCELLED":
+            _finish(generation, Status.CANCELLED)
+        elif state == "TIMED_OUT":
+            _finish(
+                generation,
+                Status.TIMED_OUT,
+                "RunPod timed the job out: no worker took it in time, or it ran past its "
+                "execution timeout.",
+            )
+        if generation.is_final:
+            generation.cost = (
+                generation.endpoint.cost_of(generation.execution_ms)
+                if generation.endpoint
+                else None
+            )
+        generation.save()
+    return generation
+
+
+def _complete(generation: Generation, output: Any) -> None:
+    """Store every image; succeed, fail for good, or stay running to try again (volume down)."""
+    generation.started_at = generation.started_at or timezone.now()
+    try:
+        ingest_outputs(generation=generation, output=output)
+    except OutputError as exc:
+        _finish(generation, Status.FAILED, str(exc))
+        return
+    except VolumeError as exc:
+        logger.warning("generation %s: images not stored yet: %s", generation.pk, exc)
+        generation.status = Status.RUNNING
+        generation.progress = {"stage": "saving", "message": f"Retrying storage: {exc}"}
+        return
+    generation.progress = {**(generation.progress or {}), "stage": "done"}
+    generation.progress_percent = 100
+    _finish(generation, Status.SUCCEEDED)
+
+
+# --- outputs -------------------------------------------------------------------------------------
+def ingest_outputs(*, generation: Generation, output: Any) -> int:
+    """Copy the job's images into our storage, each exactly once; returns how many were new.
+
+    Raises OutputError when the output can never be stored, VolumeError when reading the volume
+    failed for now (a later call continues where this one stopped).
+    """
+    parsed = parse_generate_output(output)
+    if not parsed.images:
+        raise OutputError("The worker finished without returning any image.")
+    stored = set(generation.images.values_list("index", flat=True))
+    added = 0
+    for index, item in enumerate(parsed.images):
+        if index in stored:
+            continue
+        try:
+            prepared = prepare_image(
+                _image_bytes(generation, item), thumbnail_size=settings.THUMBNAIL_SIZE
+            )
+        except ImageDataError as exc:
+            raise OutputError(f"Image {index + 1}: {exc}") from exc
+        added += _store_image(generation, index, item, prepared)
+    return added
+
+
+def _image_bytes(generation: Generation, item: ImageOutput) -> bytes:
+    if item.type == "base64":
+        if not item.data:
+            raise OutputError(f"The worker sent '{item.filename}' inline but without its data.")
+        try:
+            return decode_base64(item.data)
+        except ImageDataError as exc:
+            raise OutputError(f"'{item.filename}': {exc}") from exc
+    endpoint = generation.endpoint
+    if endpoint is None or not endpoint.has_volume_access:
+        raise OutputError(
+            f"The worker stored '{item.filename}' on the {item.type}, but the endpoint has no S3 "
+            "credentials to fetch it; an admin can add them in the endpoint settings."
+        )
+    location = item.path if item.type == "volume" else item.key
+    if not location:
+        raise OutputError(f"The worker did not say where it stored '{item.filename}'.")
+    bucket = item.bucket if item.type == "bucket" else None
+    try:
+        return endpoint.volume_reader().read(location, bucket=bucket)
+    except VolumeFileMissing as exc:
+        raise OutputError(str(exc)) from exc
+
+
+def _store_image(generation: Generation, index: int, item: ImageOutput, prepared) -> int:
+    image = GeneratedImage(
+        generation=generation,
+        index=index,
+        filename=item.filename[:300],
+        mime=prepared.mime,
+        width=prepared.width,
+        height=prepared.height,
+        bytes=len(prepared.content),
+        sha256=prepared.sha256,
+        seed=item.seed,
+        metadata=item.metadata or prepared.embedded_metadata,
+    )
+    image.file.save(f"{index}.{prepared.extension}", ContentFile(prepared.content), save=False)
+    image.thumbnail.save(f"{index}-thumb.webp", ContentFile(prepared.thumbnail), save=False)
+    try:
+        with transaction.atomic():
+            image.save()
+    except IntegrityError:
+        # Stored meanwhile by a concurrent ingester (SQLite has no row locks): keep theirs.
+        image.file.delete(save=False)
+        image.thumbnail.delete(save=False)
+        return 0
+    return 1
+
+
+# --- polling -------------------------------------------------------------------------------------
+def refresh_generation(*, generation_id: int) -> Generation | None:
+    """Ask RunPod about the job once and apply the answer."""
+    generation = Generation.objects.select_related("endpoint").filter(pk=generation_id).first()
+    if generation is None:  # deleted meanwhile; a late wake-up has nothing to do
+        return None
+    if generation.is_final or not generation.runpod_job_id or generation.endpoint is None:
+        return generation
+    try:
+        job = generation.endpoint.runpod_client().status(generation.runpod_job_id)
+    except RunPodNotFound:
+        return _give_up(
+            generation_id,
+            Status.TIMED_OUT,
+            "RunPod no longer knows this job: its result expired or its time to live ran out.",
+        )
+    except (RunPodAuthError, RunPodForbidden):
+        return _give_up(
+            generation_id,
+            Status.FAILED,
+            "RunPod rejected the endpoint's API key while following the job; "
+            "an admin must update it.",
+        )
+    except RunPodError as exc:
+        logger.warning("generation %s: status check failed: %s", generation_id, exc)
+        Generation.objects.filter(pk=generation_id).update(last_checked_at=timezone.now())
+        return _expire_if_overdue(generation)
+    return apply_job_status(generation_id=generation_id, job=job, source="poll")
+
+
+def _give_up(generation_id: int, status: Status, error: str) -> Generation:
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update().get(pk=generation_id)
+        if not generation.is_final:
+            _finish(generation, status, error)
+            generation.last_checked_at = timezone.now()
+            generation.save()
+    return generation
+
+
+def _expire_if_overdue(generation: Generation) -> Generation:
+    """RunPod deletes a job once its TTL has passed; past that we stop waiting for it."""
+    started = generation.submitted_at or generation.created_at
+    deadline = started + timedelta(milliseconds=settings.GENERATION_TTL_MS) + timedelta(minutes=5)
+    if timezone.now() > deadline:
+        return _give_up(
+            generation.pk, Status.TIMED_OUT, "No final answer from RunPod within the job's TTL."
+        )
+    return generation
+
+
+def poll_generation(*, generation_id: int, attempt: int = 0) -> Generation | None:
+    """One poll, then the next one scheduled (fast at first, backing off) unless it is final."""
+    generation = refresh_generation(generation_id=generation_id)
+    if generation is None:
+        return None
+    if not generation.is_final and generation.runpod_job_id:
+        schedule = settings.GENERATION_POLL_SCHEDULE
+        countdown = schedule[min(attempt + 1, len(schedule) - 1)]
+        _enqueue(POLL_TASK, generation_id, attempt + 1, countdown=countdown)
+    return generation
+
+
+# --- actions people take -------------------------------------------------------------------------
+def _require_actor(generation: Generation, user) -> Membership:
+    membership = _membership(generation.team, user)
+    if not membership.can_generate:
+        raise PermissionDenied("Viewers cannot change generations.")
+    if generation.user_id != user.pk and not membership.can_manage:
+        raise PermissionDenied("Only its author or a team admin can do that.")
+    return membership
+
+
+def generation_cancel(*, generation: Generation, user) -> Generation:
+    """Stop a generation that has not finished: at RunPod if it has a job, else before it has."""
+    _require_actor(generation, user)
+    if generation.is_final:
+        raise Conflict(f"The generation has already {generation.get_status_display().lower()}.")
+    if generation.runpod_job_id and generation.endpoint is not None:
+        try:
+            answer = generation.endpoint.runpod_client().cancel(generation.runpod_job_id)
+        except RunPodNotFound:
+            answer = {"status": "CANCELLED"}
+        if str(answer.get("status", "")).upper() not in FINAL_RUNPOD_STATES:
+            answer = {**answer, "status": "CANCELLED"}
+        return apply_job_status(generation_id=generation.pk, job=answer, source="cancel")
+    # Not at RunPod yet; a submit in flight sees CANCELLED and cancels what it created.
+    return _give_up(generation.pk, Status.CANCELLED, "")
+
+
+def generation_retry(*, generation: Generation, user) -> Generation:
+    """A new generation with the same parameters (RunPod's own /retry keeps results 30 min only)."""
+    if generation.status in ACTIVE_STATUSES:
+        raise Conflict("The generation is still running; cancel it or wait for it to finish.")
+    return generation_create(
+        team=generation.team,
+        user=user,
+        prompt=generation.prompt,
+        negative_prompt=generation.negative_prompt,
+        model=generation.model,
+        width=generation.width,
+        height=generation.height,
+        steps=generation.steps,
+        cfg_scale=generation.cfg_scale,
+        seed=generation.seed,
+        images=generation.image_count,
+        endpoint=generation.endpoint or None,
+        extra_params=generation.extra_params,
+        retry_of=generation,
+    )
+
+
+def generation_delete(*, generation: Generation, user) -> None:
+    """Delete a finished generation and its image files."""
+    _require_actor(generation, user)
+    if generation.status in ACTIVE_STATUSES:
+        raise Conflict("The generation is still running; cancel it first.")
+    files = [f for image in generation.images.all() for f in (image.file, image.thumbnail) if f]
+    generation.delete()
+    for field_file in files:
+        field_file.storage.delete(field_file.name)
+
+
+# --- the reconciler ------------------------------------------------------------------------------
+def reconcile_generations() -> dict[str, int]:
+    """Re-drive every non-final generation nothing has looked at lately (lost wake-ups,
+    restarts, a Redis that lost its queue). Safe to run any time."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.GENERATION_STALE_SECONDS)
+    claim_expired = now - timedelta(seconds=SUBMIT_CLAIM_SECONDS)
+    unsubmitted = Generation.objects.filter(
+        status=Status.QUEUED, runpod_job_id="", created_at__lt=stale
+    ).filter(Q(submit_claimed_at__isnull=True) | Q(submit_claimed_at__lt=claim_expired))
+    resubmitted = 0
+    for generation_id in unsubmitted.values_list("pk", flat=True):
+        _enqueue(SUBMIT_TASK, generation_id)
+        resubmitted += 1
+    unfollowed = Generation.objects.filter(status__in=ACTIVE_STATUSES).exclude(runpod_job_id="")
+    unfollowed = unfollowed.filter(
+        Q(last_checked_at__lt=stale) | Q(last_checked_at__isnull=True, created_at__lt=stale)
+    )
+    polled = 0
+    resume_at = len(settings.GENERATION_POLL_SCHEDULE) - 1
+    for generation_id in unfollowed.values_list("pk", flat=True):
+        _enqueue(POLL_TASK, generation_id, resume_at)
+        polled += 1
+    return {"resubmitted": resubmitted, "polled": polled}

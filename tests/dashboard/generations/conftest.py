@@ -1,0 +1,24 @@
+"""A module-wide emulated cloud (SwarmUI + RunPod + the real worker) and an endpoint on it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboard import factories
+from tests.dashboard.stack import start_stack
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    stack = start_stack(
+        tmp_path_factory.mktemp("cloud"),
+        runpod_flags=("--workers-min", "1", "--run-retention", "3"),
+    )
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def cloud_endpoint(cloud, team):
+    cloud.reset()
+    return factories.make_endpoint(team, name="emulated", api_base_url=cloud.api_base)
