@@ -27,7 +27,13 @@ def start_swarmui(tmp_path: Path) -> Iterator[EmulatorFactory]:
         server = ServerProcess(
             args=python_module(
                 "emulators.swarmui",
-                "--host", "127.0.0.1", "--port", str(port), "--volume", str(volume), *extra,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--volume",
+                str(volume),
+                *extra,
             ),
             host="127.0.0.1",
             port=port,
@@ -60,9 +66,7 @@ def start_runpod(tmp_path: Path) -> Iterator[EmulatorFactory]:
         *extra: str, worker: list[str] | None = None, env: dict[str, str] | None = None
     ) -> ServerProcess:
         port = free_port()
-        args = python_module(
-            "emulators.runpod", "--host", "127.0.0.1", "--port", str(port), *extra
-        )
+        args = python_module("emulators.runpod", "--host", "127.0.0.1", "--port", str(port), *extra)
         if worker:
             args += ["--", *worker]
         server = ServerProcess(

@@ -86,7 +86,9 @@ async def download_model(
     temp = folder / f"{name}.download.tmp"
     temp.unlink(missing_ok=True)
     temp.parent.mkdir(parents=True, exist_ok=True)
-    download = asyncio.ensure_future(_fetch(fetch_url, temp, ws, state.faults))
+    download = asyncio.ensure_future(
+        _fetch(fetch_url, temp, ws, state.faults, state.upstream_auth_headers(fetch_url))
+    )
     stop_reason: list[str] = []
     listener = asyncio.ensure_future(_listen(ws, download, stop_reason))
     try:
@@ -129,11 +131,13 @@ async def _listen(ws: web.WebSocketResponse, download: asyncio.Task, reason: lis
             return
 
 
-async def _fetch(url: str, temp: Path, ws: web.WebSocketResponse, faults: Faults) -> None:
+async def _fetch(
+    url: str, temp: Path, ws: web.WebSocketResponse, faults: Faults, headers: dict[str, str]
+) -> None:
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=60, sock_read=STALL_TIMEOUT)
     async with (
         aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as session,
-        session.get(url) as response,
+        session.get(url, headers=headers) as response,
     ):
         if response.status != 200:
             raise DownloadError(

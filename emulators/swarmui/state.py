@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -30,7 +31,21 @@ class EmulatorState:
         self.models = ModelStore(config.models_root)
         seed_models_if_empty(self.models)
         self.outputs = OutputStore(config.output_root)
+        # Upstream keys set by `SetAPIKey` (reference §7), applied to model downloads.
+        self.upstream_keys: dict[str, str] = {}
         self._tasks: set[asyncio.Task] = set()
+
+    def upstream_auth_headers(self, url: str) -> dict[str, str]:
+        """The Authorization header SwarmUI adds for Hugging Face and CivitAI downloads."""
+        host = urlsplit(url).hostname or ""
+        for key_type, domain in (
+            ("huggingface_api", "huggingface.co"),
+            ("civitai_api", "civitai.com"),
+        ):
+            key = self.upstream_keys.get(key_type)
+            if key and (host == domain or host.endswith("." + domain)):
+                return {"Authorization": f"Bearer {key}"}
+        return {}
 
     @property
     def wildcards_root(self) -> Path:

@@ -44,7 +44,22 @@ async def list_backends(call: Call, nonreal: bool, full_data: bool) -> dict:
     return {"0": call.state.backend.to_net(full_data=full_data)}
 
 
+UPSTREAM_KEY_TYPES = ("stability_api", "civitai_api", "huggingface_api")
+
+
+async def set_api_key(call: Call, keyType: str, key: str) -> dict:
+    """Stores an upstream key for downloads; `"none"` removes it (§7)."""
+    if keyType not in UPSTREAM_KEY_TYPES:
+        return {"error": f"Invalid key type '{keyType}'."}
+    if key.strip().lower() == "none":
+        call.state.upstream_keys.pop(keyType, None)
+    else:
+        call.state.upstream_keys[keyType] = key
+    return {"success": True}
+
+
 ROUTES = [
+    Route("SetAPIKey", set_api_key, (Param("keyType", "String"), Param("key", "String"))),
     Route("GetNewSession", get_new_session, (Param("impersonateUser", "String", None),)),
     Route("GetCurrentStatus", get_current_status),
     Route("GetGlobalStatus", get_global_status),
