@@ -41,7 +41,8 @@ bench: install
 
 ## Only the two emulators, on their standard ports (SwarmUI 7801, RunPod 8900).
 emulators: install
-	$(VENV)/bin/honcho -f Procfile.emulators start
+	mkdir -p var/volume
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH honcho -f Procfile.emulators start
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
