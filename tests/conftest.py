@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ServerProcess, free_port, python_module
+from tests.support.emulators import runpod_server, swarmui_server
+from tests.support.processes import ServerProcess
 
 EmulatorFactory = Callable[..., ServerProcess]
 
@@ -21,25 +22,7 @@ def start_swarmui(tmp_path: Path) -> Iterator[EmulatorFactory]:
     started: list[ServerProcess] = []
 
     def start(*extra: str, volume: Path | None = None) -> ServerProcess:
-        volume = volume or tmp_path / "volume"
-        volume.mkdir(parents=True, exist_ok=True)
-        port = free_port()
-        server = ServerProcess(
-            args=python_module(
-                "emulators.swarmui",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--volume",
-                str(volume),
-                *extra,
-            ),
-            host="127.0.0.1",
-            port=port,
-            log_path=tmp_path / f"swarmui-{port}.log",
-            volume=volume,
-        )
+        server = swarmui_server(tmp_path, *extra, volume=volume or tmp_path / "volume")
         started.append(server.start())
         return server
 
@@ -65,17 +48,7 @@ def start_runpod(tmp_path: Path) -> Iterator[EmulatorFactory]:
     def start(
         *extra: str, worker: list[str] | None = None, env: dict[str, str] | None = None
     ) -> ServerProcess:
-        port = free_port()
-        args = python_module("emulators.runpod", "--host", "127.0.0.1", "--port", str(port), *extra)
-        if worker:
-            args += ["--", *worker]
-        server = ServerProcess(
-            args=args,
-            host="127.0.0.1",
-            port=port,
-            log_path=tmp_path / f"runpod-{port}.log",
-            env=env or {},
-        )
+        server = runpod_server(tmp_path, *extra, worker=worker, env=env)
         started.append(server.start())
         return server
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import requests
 
-from tests.support.processes import ServerProcess, free_port, python_module
+from tests.support.emulators import WORKER_HANDLER, runpod_server, swarmui_server
+from tests.support.processes import ServerProcess
 
 
 @dataclass
@@ -45,45 +46,11 @@ def start_stack(
     worker_env: dict[str, str] | None = None,
 ) -> Stack:
     volume = directory / "volume"
-    volume.mkdir(parents=True, exist_ok=True)
-    swarm_port = free_port()
-    swarmui = ServerProcess(
-        args=python_module(
-            "emulators.swarmui",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(swarm_port),
-            "--volume",
-            str(volume),
-            *swarmui_flags,
-        ),
-        host="127.0.0.1",
-        port=swarm_port,
-        log_path=directory / "swarmui.log",
-        volume=volume,
-    ).start()
-    runpod_port = free_port()
-    runpod = ServerProcess(
-        args=[
-            *python_module(
-                "emulators.runpod",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(runpod_port),
-                "--endpoint",
-                "local",
-                "--api-key",
-                "local-dev-key",
-                *runpod_flags,
-            ),
-            "--",
-            *python_module("worker.handler"),
-        ],
-        host="127.0.0.1",
-        port=runpod_port,
-        log_path=directory / "runpod.log",
+    swarmui = swarmui_server(directory, *swarmui_flags, volume=volume).start()
+    runpod = runpod_server(
+        directory,
+        *("--endpoint", "local", "--api-key", "local-dev-key", *runpod_flags),
+        worker=WORKER_HANDLER,
         env={
             "SWARMUI_API_URL": swarmui.base_url,
             "VOLUME_PATH": str(volume),

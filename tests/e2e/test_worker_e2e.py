@@ -18,7 +18,8 @@ import requests
 import runpod
 from runpod.endpoint.runner import Job
 
-from tests.support.processes import ServerProcess, free_port, python_module, wait_until
+from tests.support.emulators import WORKER_HANDLER, runpod_server, swarmui_server
+from tests.support.processes import ServerProcess, free_port, wait_until
 from worker.contract import GenerateOutput
 
 pytestmark = pytest.mark.slow
@@ -50,25 +51,7 @@ class Stack:
 def stack(tmp_path_factory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("worker-e2e")
     volume = root / "volume"
-    volume.mkdir()
-    swarm_port = free_port()
-    swarmui = ServerProcess(
-        args=python_module(
-            "emulators.swarmui",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(swarm_port),
-            "--volume",
-            str(volume),
-            "--step-delay",
-            "0.02",
-        ),
-        host="127.0.0.1",
-        port=swarm_port,
-        log_path=root / "swarmui.log",
-        volume=volume,
-    ).start()
+    swarmui = swarmui_server(root, "--step-delay", "0.02", volume=volume).start()
     files = root / "files"
     files.mkdir()
     files_server = ServerProcess(
@@ -86,28 +69,10 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         port=files_port,
         log_path=root / "files.log",
     ).start()
-    rp_port = free_port()
-    control_plane = ServerProcess(
-        args=python_module(
-            "emulators.runpod",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(rp_port),
-            "--endpoint",
-            "local",
-            "--workers-min",
-            "1",
-            "--workers-max",
-            "1",
-            "--",
-            sys.executable,
-            "-m",
-            "worker.handler",
-        ),
-        host="127.0.0.1",
-        port=rp_port,
-        log_path=root / "runpod.log",
+    control_plane = runpod_server(
+        root,
+        *("--endpoint", "local", "--workers-min", "1", "--workers-max", "1"),
+        worker=WORKER_HANDLER,
         env={
             "SWARMUI_API_URL": swarmui.base_url,
             "VOLUME_PATH": str(volume),

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.emulators.runpod.helpers import ECHO_WORKER, ONE_WARM_WORKER, RunPodAPI
-from tests.support.processes import ServerProcess, free_port, python_module
+from tests.support.emulators import runpod_server
+from tests.support.processes import ServerProcess
 
 ModuleEmulatorFactory = Callable[..., ServerProcess]
 
@@ -28,15 +29,7 @@ def start_module_runpod(
     def start(
         *flags: str, worker: list[str] | None = ECHO_WORKER, env: dict[str, str] | None = None
     ) -> ServerProcess:
-        port = free_port()
-        args = python_module("emulators.runpod", "--host", "127.0.0.1", "--port", str(port), *flags)
-        server = ServerProcess(
-            args=[*args, "--", *worker] if worker else args,
-            host="127.0.0.1",
-            port=port,
-            log_path=log_dir / f"runpod-{port}.log",
-            env=env or {},
-        )
+        server = runpod_server(log_dir, *flags, worker=worker, env=env)
         started.append(server.start())
         return server
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.emulators.swarmui.helpers import SwarmAPI, write_safetensors
-from tests.support.processes import ServerProcess, free_port, python_module
+from tests.support.emulators import swarmui_server
+from tests.support.processes import ServerProcess
 
 ApiFactory = Callable[..., SwarmAPI]
 
@@ -51,16 +52,7 @@ def start_module_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiFa
     started: list[ServerProcess] = []
 
     def start(*flags: str) -> SwarmAPI:
-        port = free_port()
-        volume = root / f"volume-{port}"
-        args = ["--host", "127.0.0.1", "--port", str(port), "--volume", str(volume), *flags]
-        server = ServerProcess(
-            args=python_module("emulators.swarmui", *args),
-            host="127.0.0.1",
-            port=port,
-            log_path=root / f"swarmui-{port}.log",
-            volume=volume,
-        )
+        server = swarmui_server(root, *flags)
         started.append(server.start())
         return SwarmAPI(server)
 

@@ -1,0 +1,46 @@
+"""Build (not yet started) emulator processes on free ports, for fixtures of any scope."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tests.support.processes import ServerProcess, free_port, python_module
+
+WORKER_HANDLER = python_module("worker.handler")
+
+
+def swarmui_server(log_dir: Path, *flags: str, volume: Path | None = None) -> ServerProcess:
+    """A SwarmUI emulator; its volume is `log_dir/volume-<port>` unless given."""
+    port = free_port()
+    volume = volume or log_dir / f"volume-{port}"
+    volume.mkdir(parents=True, exist_ok=True)
+    return ServerProcess(
+        args=python_module(
+            "emulators.swarmui",
+            *("--host", "127.0.0.1", "--port", str(port), "--volume", str(volume)),
+            *flags,
+        ),
+        host="127.0.0.1",
+        port=port,
+        log_path=log_dir / f"swarmui-{port}.log",
+        volume=volume,
+    )
+
+
+def runpod_server(
+    log_dir: Path,
+    *flags: str,
+    worker: Sequence[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> ServerProcess:
+    """A RunPod emulator spawning `worker` (the command after `--`) for each worker."""
+    port = free_port()
+    args = python_module("emulators.runpod", "--host", "127.0.0.1", "--port", str(port), *flags)
+    return ServerProcess(
+        args=[*args, "--", *worker] if worker else args,
+        host="127.0.0.1",
+        port=port,
+        log_path=log_dir / f"runpod-{port}.log",
+        env=env or {},
+    )
