@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.emulators import runpod_server, swarmui_server
+from tests.support.emulators import runpod_server, started_servers, swarmui_server
 from tests.support.processes import ServerProcess
 
 EmulatorFactory = Callable[..., ServerProcess]
@@ -19,16 +19,12 @@ def start_swarmui(tmp_path: Path) -> Iterator[EmulatorFactory]:
 
     Each gets its own port; the volume is `tmp_path/volume` unless `volume=` is given.
     """
-    started: list[ServerProcess] = []
 
-    def start(*extra: str, volume: Path | None = None) -> ServerProcess:
-        server = swarmui_server(tmp_path, *extra, volume=volume or tmp_path / "volume")
-        started.append(server.start())
-        return server
+    def build(*extra: str, volume: Path | None = None) -> ServerProcess:
+        return swarmui_server(tmp_path, *extra, volume=volume or tmp_path / "volume")
 
-    yield start
-    for server in started:
-        server.stop()
+    with started_servers(build) as start:
+        yield start
 
 
 @pytest.fixture
@@ -43,15 +39,11 @@ def start_runpod(tmp_path: Path) -> Iterator[EmulatorFactory]:
 
     `worker` is the worker command the emulator spawns (after `--`); `env` adds variables.
     """
-    started: list[ServerProcess] = []
 
-    def start(
+    def build(
         *extra: str, worker: list[str] | None = None, env: dict[str, str] | None = None
     ) -> ServerProcess:
-        server = runpod_server(tmp_path, *extra, worker=worker, env=env)
-        started.append(server.start())
-        return server
+        return runpod_server(tmp_path, *extra, worker=worker, env=env)
 
-    yield start
-    for server in started:
-        server.stop()
+    with started_servers(build) as start:
+        yield start

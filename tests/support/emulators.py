@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.processes import ServerProcess, free_port, python_module
@@ -44,3 +45,22 @@ def runpod_server(
         log_path=log_dir / f"runpod-{port}.log",
         env=env or {},
     )
+
+
+@contextmanager
+def started_servers(
+    build: Callable[..., ServerProcess],
+) -> Iterator[Callable[..., ServerProcess]]:
+    """Yield `start(...)`: builds a server with `build(...)` and starts it; all stop on exit."""
+    started: list[ServerProcess] = []
+
+    def start(*args, **kwargs) -> ServerProcess:
+        server = build(*args, **kwargs).start()
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.emulators.runpod.helpers import ECHO_WORKER, ONE_WARM_WORKER, RunPodAPI
-from tests.support.emulators import runpod_server
+from tests.support.emulators import runpod_server, started_servers
 from tests.support.processes import ServerProcess
 
 ModuleEmulatorFactory = Callable[..., ServerProcess]
@@ -24,18 +24,14 @@ def start_module_runpod(
 ) -> Iterator[ModuleEmulatorFactory]:
     """Like the root `start_runpod`, but the emulators live until the module's tests are done."""
     log_dir = tmp_path_factory.mktemp("runpod")
-    started: list[ServerProcess] = []
 
-    def start(
+    def build(
         *flags: str, worker: list[str] | None = ECHO_WORKER, env: dict[str, str] | None = None
     ) -> ServerProcess:
-        server = runpod_server(log_dir, *flags, worker=worker, env=env)
-        started.append(server.start())
-        return server
+        return runpod_server(log_dir, *flags, worker=worker, env=env)
 
-    yield start
-    for server in started:
-        server.stop()
+    with started_servers(build) as start:
+        yield start
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.emulators.swarmui.helpers import SwarmAPI, write_safetensors
-from tests.support.emulators import swarmui_server
+from tests.support.emulators import started_servers, swarmui_server
 from tests.support.processes import ServerProcess
 
 ApiFactory = Callable[..., SwarmAPI]
@@ -49,16 +49,8 @@ def start_module_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiFa
     """Like `start_api`, but the emulator lives until the module's tests are done: for tests
     that only read one shared, expensive result."""
     root = tmp_path_factory.mktemp("swarmui")
-    started: list[ServerProcess] = []
-
-    def start(*flags: str) -> SwarmAPI:
-        server = swarmui_server(root, *flags)
-        started.append(server.start())
-        return SwarmAPI(server)
-
-    yield start
-    for server in started:
-        server.stop()
+    with started_servers(lambda *flags: swarmui_server(root, *flags)) as start:
+        yield lambda *flags: SwarmAPI(start(*flags))
 
 
 @pytest.fixture
