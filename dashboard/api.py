@@ -17,6 +17,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from dashboard.accounts.api import router as accounts_router
 from dashboard.accounts.auth import session_auth, token_auth
+from dashboard.catalogue.api import router as catalogue_router
 from dashboard.errors import Conflict
 from dashboard.fleet.api import router as fleet_router
 from dashboard.fleet.runpod_client import RunPodError
@@ -145,3 +146,4 @@ def on_runpod_error(request: HttpRequest, exc: RunPodError) -> HttpResponse:
 api.add_router("/", accounts_router)
 api.add_router("/endpoints", fleet_router)
 api.add_router("/", generations_router)
+api.add_router("/", catalogue_router)

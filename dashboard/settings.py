@@ -50,11 +50,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django_htmx",
     "django_celery_beat",
     "dashboard.accounts",
     "dashboard.fleet",
     "dashboard.generations",
+    "dashboard.catalogue",
 ]
 
 MIDDLEWARE = [

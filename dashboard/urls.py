@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("dashboard.generations.urls")),
     path("accounts/", include("dashboard.accounts.urls")),
     path("endpoints/", include("dashboard.fleet.urls")),
+    path("models/", include("dashboard.catalogue.urls")),
     path("api/v1/", api.urls),
     path("hooks/runpod/<int:generation_id>/<str:token>/", runpod_webhook, name="runpod-webhook"),
     path("admin/", admin.site.urls),

@@ -85,3 +85,27 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > now
+
+
+class GalleryDensity(models.TextChoices):
+    SMALL = "small", "Small thumbnails"
+    MEDIUM = "medium", "Medium thumbnails"
+    LARGE = "large", "Large thumbnails"
+    LIST = "list", "List"
+
+
+class UserPreferences(models.Model):
+    """Per-user choices the pages remember across devices (not per team, not per session)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    gallery_density = models.CharField(
+        max_length=10, choices=GalleryDensity.choices, default=GalleryDensity.MEDIUM
+    )
+
+    class Meta:
+        verbose_name_plural = "user preferences"
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user}"

@@ -8,5 +8,6 @@ urlpatterns = [
     path("sign-out/", views.sign_out, name="sign-out"),
     path("team/", views.switch_team, name="switch-team"),
     path("tokens/", views.tokens, name="tokens"),
+    path("members/", views.members, name="members"),
     path("tokens/<int:token_id>/revoke/", views.revoke_token, name="revoke-token"),
 ]

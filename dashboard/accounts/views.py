@@ -73,3 +73,9 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     services.api_token_revoke(token=token)
     messages.success(request, f"Token '{token.name}' revoked.")
     return redirect("accounts:tokens")
+
+
+@login_required
+def members(request: HttpRequest) -> HttpResponse:
+    """The current team's members (to be completed: add, change role, remove)."""
+    return render(request, "accounts/members.html", {})

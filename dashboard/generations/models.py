@@ -27,6 +27,26 @@ def new_webhook_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+class Tag(models.Model):
+    """A team's label for generations (e.g. 'client-x', 'keeper'); names are unique per team,
+    ignoring case."""
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=40)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                "team", models.functions.Lower("name"), name="tag_team_name_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Generation(models.Model):
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="generations")
     user = models.ForeignKey(
@@ -55,6 +75,10 @@ class Generation(models.Model):
     seed = models.BigIntegerField(default=-1, help_text="-1: the worker picks one.")
     image_count = models.PositiveSmallIntegerField(default=1)
     extra_params = models.JSONField(default=dict, blank=True)
+
+    # The team's own curation of its history.
+    starred = models.BooleanField(default=False)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="generations")
 
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True

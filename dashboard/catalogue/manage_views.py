@@ -1,0 +1,3 @@
+"""Admin model management pages: download, edit metadata, rename, delete, audit log."""
+
+urlpatterns: list = []
