@@ -31,7 +31,7 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.processes import ServerProcess, free_port, python_module  # noqa: E402
+from tests.support.emulators import WORKER_HANDLER, runpod_server, swarmui_server  # noqa: E402
 
 API_KEY = "local-dev-key"
 STEPS = 20
@@ -49,49 +49,16 @@ class Stack:
     """A SwarmUI emulator and a RunPod emulator with one worker process in front of it."""
 
     def __init__(self, root: Path, step_delay: float) -> None:
-        volume = root / "volume"
-        volume.mkdir(parents=True)
-        port = free_port()
-        self.swarmui = ServerProcess(
-            args=python_module(
-                "emulators.swarmui",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--volume",
-                str(volume),
-                "--step-delay",
-                str(step_delay),
-            ),
-            host="127.0.0.1",
-            port=port,
-            log_path=root / "swarmui.log",
-            volume=volume,
-        )
-        port = free_port()
-        self.runpod = ServerProcess(
-            args=python_module(
-                "emulators.runpod",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--endpoint",
-                "bench",
-                "--workers-min",
-                "1",
-                "--workers-max",
-                "1",
-                "--",
-                sys.executable,
-                "-m",
-                "worker.handler",
-            ),
-            host="127.0.0.1",
-            port=port,
-            log_path=root / "runpod.log",
-            env={"SWARMUI_PID_FILE": "", "VOLUME_PATH": str(volume), "RUNPOD_LOG_LEVEL": "WARN"},
+        self.swarmui = swarmui_server(root, "--step-delay", str(step_delay))
+        self.runpod = runpod_server(
+            root,
+            *("--endpoint", "bench", "--workers-min", "1", "--workers-max", "1"),
+            worker=WORKER_HANDLER,
+            env={
+                "SWARMUI_PID_FILE": "",
+                "VOLUME_PATH": str(self.swarmui.volume),
+                "RUNPOD_LOG_LEVEL": "WARN",
+            },
         )
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {API_KEY}"

@@ -194,20 +194,31 @@ def _finished_job(endpoint, generation) -> dict:
     )
 
 
+def _volume_mode(endpoint, *, bucket="vol", s3_url="", region=""):
+    """Switch the endpoint to volume outputs, read over the S3 API at `s3_url`."""
+    endpoint.output_mode = "volume"
+    if s3_url:
+        endpoint.volume_id = bucket
+        endpoint.volume_s3_endpoint_url = s3_url
+        endpoint.volume_s3_region = region
+        endpoint.set_volume_credentials("user_test", "rps_test")
+    endpoint.save()
+
+
+def _run_on_runpod(membership, endpoint, **fields):
+    """Submit a generation and wait for RunPod to finish it; the dashboard has not looked yet."""
+    generation = _generation(membership, endpoint, **fields)
+    submit_generation(generation_id=generation.pk)
+    generation.refresh_from_db()
+    return generation, _finished_job(endpoint, generation)
+
+
 def test_volume_outputs_are_fetched_over_the_volumes_s3_api(
     member, cloud, cloud_endpoint, moto_s3, volume_bucket
 ):
     bucket, s3 = volume_bucket
-    cloud_endpoint.output_mode = "volume"
-    cloud_endpoint.volume_id = bucket
-    cloud_endpoint.volume_s3_endpoint_url = moto_s3.base_url
-    cloud_endpoint.volume_s3_region = "EU-RO-1"
-    cloud_endpoint.set_volume_credentials("user_test", "rps_test")
-    cloud_endpoint.save()
-    generation = _generation(member, cloud_endpoint, image_count=2)
-    submit_generation(generation_id=generation.pk)
-    generation.refresh_from_db()
-    job = _finished_job(cloud_endpoint, generation)
+    _volume_mode(cloud_endpoint, bucket=bucket, s3_url=moto_s3.base_url, region="EU-RO-1")
+    generation, job = _run_on_runpod(member, cloud_endpoint, image_count=2)
     paths = [image["path"] for image in job["output"]["images"]]
     assert all(image["type"] == "volume" for image in job["output"]["images"])
     # RunPod's S3 API serves the volume's own files; here we copy them into the fake S3 server.
@@ -224,27 +235,16 @@ def test_volume_file_missing_fails_the_generation(
     member, cloud, cloud_endpoint, moto_s3, volume_bucket
 ):
     bucket, _ = volume_bucket
-    cloud_endpoint.output_mode = "volume"
-    cloud_endpoint.volume_id = bucket
-    cloud_endpoint.volume_s3_endpoint_url = moto_s3.base_url
-    cloud_endpoint.set_volume_credentials("user_test", "rps_test")
-    cloud_endpoint.save()
-    generation = _generation(member, cloud_endpoint)
-    submit_generation(generation_id=generation.pk)
-    generation.refresh_from_db()
-    _finished_job(cloud_endpoint, generation)
+    _volume_mode(cloud_endpoint, bucket=bucket, s3_url=moto_s3.base_url)
+    generation, _ = _run_on_runpod(member, cloud_endpoint)
     done = refresh_generation(generation_id=generation.pk)
     assert done.status == Status.FAILED
     assert "no file" in done.error
 
 
 def test_volume_outputs_without_credentials_fail_with_advice(member, cloud, cloud_endpoint):
-    cloud_endpoint.output_mode = "volume"
-    cloud_endpoint.save()
-    generation = _generation(member, cloud_endpoint)
-    submit_generation(generation_id=generation.pk)
-    generation.refresh_from_db()
-    _finished_job(cloud_endpoint, generation)
+    _volume_mode(cloud_endpoint)
+    generation, _ = _run_on_runpod(member, cloud_endpoint)
     done = refresh_generation(generation_id=generation.pk)
     assert done.status == Status.FAILED
     assert "no S3 credentials" in done.error
@@ -254,15 +254,8 @@ def test_unreachable_volume_keeps_the_generation_running_to_try_again(
     member, cloud, cloud_endpoint, settings
 ):
     settings.VOLUME_S3_MAX_ATTEMPTS = 1
-    cloud_endpoint.output_mode = "volume"
-    cloud_endpoint.volume_id = "vol"
-    cloud_endpoint.volume_s3_endpoint_url = f"http://127.0.0.1:{free_port()}"
-    cloud_endpoint.set_volume_credentials("user_test", "rps_test")
-    cloud_endpoint.save()
-    generation = _generation(member, cloud_endpoint)
-    submit_generation(generation_id=generation.pk)
-    generation.refresh_from_db()
-    _finished_job(cloud_endpoint, generation)
+    _volume_mode(cloud_endpoint, s3_url=f"http://127.0.0.1:{free_port()}")
+    generation, _ = _run_on_runpod(member, cloud_endpoint)
     later = refresh_generation(generation_id=generation.pk)
     assert later.status == Status.RUNNING
     assert later.phase == "Saving"
