@@ -24,6 +24,9 @@ class Team(models.Model):
     max_images_per_generation = models.PositiveSmallIntegerField(
         default=default_max_images, help_text="Most images one generation may ask for."
     )
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Berlin: warm schedules."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

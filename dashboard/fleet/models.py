@@ -121,3 +121,174 @@ class RunPodEndpoint(models.Model):
         return (Decimal(execution_ms) / 1000 * self.gpu_price_per_second).quantize(
             Decimal("0.000001")
         )
+
+
+# --- warm pools --------------------------------------------------------------------------------
+
+
+class WarmMode(models.TextChoices):
+    """How an endpoint is kept warm: by RunPod's own min workers, or (for API keys without
+    endpoint-management scope, which RunPod answers 403) by keeping a worker busy with jobs."""
+
+    MIN_WORKERS = "min_workers", "Active workers (workers.min)"
+    KEEP_ALIVE = "keep_alive", "Keep-alive jobs"
+
+
+class WarmSchedule(models.Model):
+    """A calendar window, in the team's time zone, during which `warm_workers` stay warm."""
+
+    endpoint = models.ForeignKey(
+        RunPodEndpoint, on_delete=models.CASCADE, related_name="warm_schedules"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    weekdays = models.JSONField(default=list, help_text="0 = Monday … 6 = Sunday.")
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+    warm_workers = models.PositiveSmallIntegerField(default=1)
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["endpoint", "start_time"]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint.name}: {self.warm_workers} warm {self.start_time}-{self.end_time}"
+
+
+class WarmState(models.Model):
+    """What the warm-pool task last decided and applied for one endpoint; the database (not
+    RunPod, not Redis) remembers the value to restore when a window closes."""
+
+    endpoint = models.OneToOneField(
+        RunPodEndpoint, on_delete=models.CASCADE, related_name="warm_state"
+    )
+    mode = models.CharField(max_length=12, choices=WarmMode.choices, default=WarmMode.MIN_WORKERS)
+    desired_workers = models.PositiveSmallIntegerField(default=0)
+    applied_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    baseline_min = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="workers.min before we raised it; restored afterwards."
+    )
+    keep_warm_until = models.DateTimeField(null=True, blank=True)
+    keep_warm_workers = models.PositiveSmallIntegerField(default=0)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_applied_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    management_forbidden_at = models.DateTimeField(
+        null=True, blank=True, help_text="When RunPod refused endpoint management (403)."
+    )
+
+    def __str__(self) -> str:
+        return f"warm state of {self.endpoint}"
+
+
+class WarmupRun(models.Model):
+    """A `warmup` job that loaded a model on a worker, and how long the load took."""
+
+    endpoint = models.ForeignKey(
+        RunPodEndpoint, on_delete=models.CASCADE, related_name="warmup_runs"
+    )
+    model = models.CharField(max_length=300, blank=True)
+    trigger = models.CharField(max_length=20, default="manual")
+    status = models.CharField(max_length=12, default="queued")
+    runpod_job_id = models.CharField(max_length=120, blank=True)
+    load_seconds = models.FloatField(null=True, blank=True)
+    delay_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"warm-up of {self.endpoint} ({self.status})"
+
+
+# --- health and alerts -------------------------------------------------------------------------
+
+
+class HealthSample(models.Model):
+    """One reading of `/health` and the REST v2 workers list (kept 30 days)."""
+
+    endpoint = models.ForeignKey(
+        RunPodEndpoint, on_delete=models.CASCADE, related_name="health_samples"
+    )
+    taken_at = models.DateTimeField(default=timezone.now)
+    reachable = models.BooleanField(default=True)
+    jobs_in_queue = models.PositiveIntegerField(default=0)
+    jobs_in_progress = models.PositiveIntegerField(default=0)
+    jobs_completed = models.PositiveIntegerField(default=0)
+    jobs_failed = models.PositiveIntegerField(default=0)
+    workers_idle = models.PositiveIntegerField(default=0)
+    workers_running = models.PositiveIntegerField(default=0)
+    workers_initializing = models.PositiveIntegerField(default=0)
+    workers_throttled = models.PositiveIntegerField(default=0)
+    workers_unhealthy = models.PositiveIntegerField(default=0)
+    workers_min = models.PositiveIntegerField(null=True, blank=True)
+    workers_max = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-taken_at"]
+        indexes = [models.Index(fields=["endpoint", "-taken_at"], name="health_endpoint_recent")]
+
+    def __str__(self) -> str:
+        return f"health of {self.endpoint} at {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class AlertKind(models.TextChoices):
+    UNREACHABLE = "unreachable", "Endpoint unreachable"
+    UNHEALTHY = "unhealthy", "Unhealthy workers"
+    THROTTLED = "throttled", "Throttled workers (no GPU capacity)"
+    QUEUE_BACKLOG = "queue_backlog", "Queue backing up"
+    MAX_SCALED_DOWN = "max_scaled_down", "Max workers cut by RunPod's idle scale-down"
+
+
+class Alert(models.Model):
+    """An open (or resolved) problem with an endpoint; one open alert per kind."""
+
+    endpoint = models.ForeignKey(RunPodEndpoint, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=20, choices=AlertKind.choices)
+    message = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "kind"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="alert_one_open_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.endpoint}"
+
+
+# --- budgets and notifications ---------------------------------------------------------------
+
+
+class TeamBudget(models.Model):
+    """A team's monthly spend limits (US dollars) and where alerts go."""
+
+    team = models.OneToOneField("accounts.Team", on_delete=models.CASCADE, related_name="budget")
+    monthly_soft_limit = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, help_text="Warn at 80% and 100%."
+    )
+    monthly_hard_limit = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, help_text="Refuse new work."
+    )
+    alert_email = models.EmailField(blank=True)
+    alert_webhook_url = models.URLField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"budget of {self.team}"
