@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dashboard.accounts.models import ApiToken, Membership, Team
+from dashboard.accounts.models import ApiToken, Membership, Team, UserPreferences
 
 
 class MembershipInline(admin.TabularInline):
@@ -11,7 +11,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "max_images_per_generation", "created_at"]
+    list_display = ["name", "slug", "time_zone", "max_images_per_generation", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
@@ -54,3 +54,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(UserPreferences)
+class UserPreferencesAdmin(admin.ModelAdmin):
+    list_display = ["user", "gallery_density"]
+    search_fields = ["user__username"]
+    autocomplete_fields = ["user"]

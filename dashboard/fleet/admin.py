@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 
-from dashboard.fleet.models import RunPodEndpoint
+from dashboard.fleet.models import RunPodEndpoint, WarmSchedule, WarmState, WarmupRun
 
 
 def _formfield(field, **kwargs):
@@ -69,3 +69,26 @@ class RunPodEndpointAdmin(admin.ModelAdmin):
     list_filter = ["team", "output_mode"]
     search_fields = ["name", "endpoint_id", "team__name"]
     readonly_fields = ["created_at", "updated_at"]
+
+
+@admin.register(WarmSchedule)
+class WarmScheduleAdmin(admin.ModelAdmin):
+    list_display = ["endpoint", "name", "weekdays", "start_time", "end_time", "warm_workers"]
+    list_filter = ["enabled", "endpoint__team"]
+
+
+@admin.register(WarmState)
+class WarmStateAdmin(admin.ModelAdmin):
+    """What the warm-pool task applied; edited by the task, inspected here."""
+
+    list_display = ["endpoint", "mode", "desired_workers", "applied_min", "baseline_min"]
+    readonly_fields = [field.name for field in WarmState._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(WarmupRun)
+class WarmupRunAdmin(admin.ModelAdmin):
+    list_display = ["endpoint", "model", "trigger", "status", "load_seconds", "created_at"]
+    list_filter = ["status", "trigger"]

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from dashboard.generations.models import GeneratedImage, Generation
+from dashboard.generations.models import GeneratedImage, Generation, Tag
 
 
 @admin.display(description="image")
@@ -58,3 +58,10 @@ class GeneratedImageAdmin(admin.ModelAdmin):
     raw_id_fields = ["generation"]
     exclude = ["file", "thumbnail"]
     readonly_fields = [preview, "sha256", "bytes", "width", "height", "mime"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "created_at"]
+    list_filter = ["team"]
+    search_fields = ["name"]
