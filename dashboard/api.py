@@ -6,7 +6,9 @@ Every error answers `{"detail": "<sentence>", "errors": [{"field": ..., "message
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Iterator
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -14,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from pydantic import BaseModel
 
 from dashboard.accounts.api import router as accounts_router
 from dashboard.accounts.auth import session_auth, token_auth
@@ -43,6 +46,57 @@ api = NinjaAPI(
     auth=[token_auth, session_auth],
     urls_namespace="api",
 )
+
+
+# --- input no database can store, refused (422, naming the field) before any service sees it ----
+_LARGEST_INTEGER = 2**63 - 1  # a BIGINT (and SQLite's INTEGER)
+
+
+def _unstorable(value: object, loc: tuple) -> Iterator[tuple[tuple, str]]:
+    """(where, why) for each part of a validated argument that PostgreSQL cannot hold: NUL
+    characters, lone surrogates (not UTF-8), integers beyond 64 bits."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) > _LARGEST_INTEGER:
+            yield loc, "This number is too large."
+    elif isinstance(value, str):
+        if "\x00" in value:
+            yield loc, "Text cannot contain NUL characters."
+        elif not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                yield loc, "Text must be valid Unicode."
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _unstorable(getattr(value, name), (*loc, name))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _unstorable(key, (*loc, str(key)))
+            yield from _unstorable(item, (*loc, str(key)))
+    elif isinstance(value, list | tuple | set | frozenset):
+        for index, item in enumerate(value):
+            yield from _unstorable(item, (*loc, index))
+
+
+def refuse_unstorable_input(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def checked(request: HttpRequest, *args, **kwargs):
+        problems = [
+            {"loc": loc, "msg": message, "type": "value_error"}
+            for name, value in kwargs.items()
+            # a schema's fields are named on their own ("offset", not "ninja_pagination.offset")
+            for loc, message in _unstorable(value, () if isinstance(value, BaseModel) else (name,))
+        ]
+        if problems:
+            raise NinjaValidationError(problems)
+        return view(request, *args, **kwargs)
+
+    return checked
+
+
+api.add_decorator(refuse_unstorable_input)  # every operation, after ninja's own validation
 
 
 def error_response(

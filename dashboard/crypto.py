@@ -1,7 +1,9 @@
-"""Encryption at rest for secrets kept in the database (RunPod API keys, S3 credentials).
+"""Encryption at rest for secrets kept in the database (RunPod API keys, S3 credentials, the
+teams' Hugging Face and CivitAI tokens): every model field named `*_encrypted`.
 
 Keys come from settings.SECRET_ENCRYPTION_KEY: comma-separated Fernet keys, newest first, so a key
-can be rotated by prepending a new one (MultiFernet decrypts with any, encrypts with the first).
+can be rotated by prepending a new one (MultiFernet decrypts with any, encrypts with the first);
+`manage.py rotate_secrets` then re-encrypts every stored secret so the old key can be removed.
 With no key configured, one is derived from SECRET_KEY so a fresh checkout works.
 Plain secrets are returned only to the code that sends them to RunPod; never render or log them.
 """
@@ -45,6 +47,18 @@ def decrypt(token: str) -> str:
         return ""
     try:
         return _current().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise SecretDecryptionError(
+            "a stored secret cannot be decrypted: was SECRET_ENCRYPTION_KEY changed?"
+        ) from exc
+
+
+def rotate(token: str) -> str:
+    """`token` encrypted again under the newest key, so that older keys can be dropped."""
+    if not token:
+        return ""
+    try:
+        return _current().rotate(token.encode()).decode()
     except InvalidToken as exc:
         raise SecretDecryptionError(
             "a stored secret cannot be decrypted: was SECRET_ENCRYPTION_KEY changed?"

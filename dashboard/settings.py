@@ -2,9 +2,12 @@
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+
+from dashboard.storage_settings import media_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -53,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "django_celery_beat",
+    "axes",
     "dashboard.accounts",
     "dashboard.fleet",
     "dashboard.generations",
@@ -69,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a sign-in refused by the throttle into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -116,6 +122,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "dashboard.accounts.throttle.SignInThrottleBackend",  # refuses locked-out sign-ins first
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "accounts:sign-in"
 LOGIN_REDIRECT_URL = "generations:generate"
 LOGOUT_REDIRECT_URL = "accounts:sign-in"
@@ -134,23 +144,14 @@ MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "/media/"
 
 STORAGE_S3_BUCKET = envstr("STORAGE_S3_BUCKET")
-if STORAGE_S3_BUCKET:
-    _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": STORAGE_S3_BUCKET,
-            "endpoint_url": envstr("STORAGE_S3_ENDPOINT_URL") or None,
-            "region_name": envstr("STORAGE_S3_REGION") or None,
-            "access_key": envstr("STORAGE_S3_ACCESS_KEY_ID") or None,
-            "secret_key": envstr("STORAGE_S3_SECRET_ACCESS_KEY") or None,
-            "location": envstr("STORAGE_S3_PREFIX"),
-            "default_acl": None,
-            "querystring_auth": True,
-            "file_overwrite": False,
-        },
-    }
-else:
-    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+_default_storage = media_storage(  # FileSystemStorage, or S3 when STORAGE_S3_BUCKET is set
+    bucket=STORAGE_S3_BUCKET,
+    endpoint_url=envstr("STORAGE_S3_ENDPOINT_URL"),
+    region=envstr("STORAGE_S3_REGION"),
+    access_key_id=envstr("STORAGE_S3_ACCESS_KEY_ID"),
+    secret_access_key=envstr("STORAGE_S3_SECRET_ACCESS_KEY"),
+    prefix=envstr("STORAGE_S3_PREFIX"),
+)
 _static_backend = (
     "django.contrib.staticfiles.storage.StaticFilesStorage"
     if DEBUG
@@ -171,11 +172,39 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 RECONCILE_INTERVAL_SECONDS = envint("RECONCILE_INTERVAL_SECONDS", 60)
+# Warm pools: how often the beat compares desired and actual warm workers (keep_alive jobs last
+# this long plus a margin), how early before a window workers start booting, and the most warm
+# workers one schedule may ask for.
+WARM_POOL_INTERVAL_SECONDS = envint("WARM_POOL_INTERVAL_SECONDS", 60)
+WARM_POOL_LEAD_SECONDS = envint("WARM_POOL_LEAD_SECONDS", 120)
+WARM_POOL_MAX_WORKERS = envint("WARM_POOL_MAX_WORKERS", 10)
+WARM_KEEP_ALIVE_MARGIN_SECONDS = envint("WARM_KEEP_ALIVE_MARGIN_SECONDS", 30)
+# Endpoint health: seconds between readings of every endpoint's /health and workers (kept 30 days).
+HEALTH_INTERVAL_SECONDS = envint("HEALTH_INTERVAL_SECONDS", 60)
+# Seconds between scheduled syncs of every endpoint's model catalogue (over S3, else the worker).
+CATALOGUE_SYNC_INTERVAL_SECONDS = envint("CATALOGUE_SYNC_INTERVAL_SECONDS", 3600)
 CELERY_BEAT_SCHEDULE = {
+    "sync-model-catalogues": {
+        "task": "catalogue.schedule_syncs",
+        "schedule": float(CATALOGUE_SYNC_INTERVAL_SECONDS),
+    },
     "reconcile-generations": {
         "task": "generations.reconcile",
         "schedule": float(RECONCILE_INTERVAL_SECONDS),
     },
+    "reconcile-model-actions": {
+        "task": "catalogue.reconcile_model_actions",
+        "schedule": float(RECONCILE_INTERVAL_SECONDS),
+    },
+    "apply-warm-pools": {
+        "task": "fleet.apply_warm_pools",
+        "schedule": float(WARM_POOL_INTERVAL_SECONDS),
+    },
+    "record-endpoint-health": {
+        "task": "fleet.record_health_all",
+        "schedule": float(HEALTH_INTERVAL_SECONDS),
+    },
+    "prune-endpoint-health": {"task": "fleet.prune_health", "schedule": 86400.0},
 }
 
 # --- RunPod --------------------------------------------------------------------------------------
@@ -188,6 +217,13 @@ VOLUME_S3_MAX_ATTEMPTS = envint("VOLUME_S3_MAX_ATTEMPTS", 10)
 # Where RunPod can reach this dashboard; when set, every job carries a per-generation webhook URL.
 PUBLIC_BASE_URL = envstr("PUBLIC_BASE_URL").rstrip("/")
 
+# --- model downloads (dashboard/catalogue/url_guard.py) ------------------------------------------
+# Hosts besides huggingface.co and civitai.com (subdomains included) admins may download from.
+MODEL_DOWNLOAD_ALLOWED_HOSTS = envlist("MODEL_DOWNLOAD_ALLOWED_HOSTS")
+# Hosts whose addresses are not checked (they may be private or loopback): only for a server on
+# the same machine or network, as in tests and `make dev`. Never list a public name here.
+MODEL_DOWNLOAD_PRIVATE_HOSTS = envlist("MODEL_DOWNLOAD_PRIVATE_HOSTS")
+
 # --- generations ---------------------------------------------------------------------------------
 GENERATION_EXECUTION_TIMEOUT_MS = envint("GENERATION_EXECUTION_TIMEOUT_MS", 600_000)
 GENERATION_TTL_MS = envint("GENERATION_TTL_MS", 3_600_000)
@@ -197,9 +233,22 @@ GENERATION_POLL_SCHEDULE = [
     float(x) for x in envlist("GENERATION_POLL_SCHEDULE", "0.5,0.5,0.5,0.5,1,1,1,1,2,2,2,3,5,10")
 ]
 GENERATION_SUBMIT_MAX_ATTEMPTS = envint("GENERATION_SUBMIT_MAX_ATTEMPTS", 5)
+# A task submitting a generation holds it this long; an older claim belongs to a task that died
+# (keep it above the longest /run: RUNPOD_TIMEOUT_SECONDS × (RUNPOD_RETRIES + 1) plus backoff).
+GENERATION_SUBMIT_CLAIM_SECONDS = envint("GENERATION_SUBMIT_CLAIM_SECONDS", 120)
 # The reconciler re-drives generations that nothing has looked at for this long.
 GENERATION_STALE_SECONDS = envint("GENERATION_STALE_SECONDS", 60)
 THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", 384)
+
+# --- email: alert and budget notices (printed to the console unless a backend is configured) ------
+EMAIL_BACKEND = envstr("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL") or "swarmdeck@localhost"
 
 # --- logging: one line per event on stderr --------------------------------------------------------
 LOGGING = {
@@ -210,6 +259,40 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", False)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# --- security: HTTPS, cookies and headers (production values: docs/deployment.md) ---------------
+# Off by default so that `make dev` works over plain HTTP; `manage.py check --deploy` names any
+# that production leaves off.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+# Behind a proxy that terminates TLS: the request header (as Django spells it, e.g.
+# HTTP_X_FORWARDED_PROTO) the proxy always sets to "https" for HTTPS requests. Set it only when
+# the proxy overwrites that header, or clients could claim HTTPS themselves.
+if _proxy_ssl_header := envstr("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", SESSION_COOKIE_SECURE)
+SESSION_COOKIE_HTTPONLY = True
+# Pages send the CSRF token from their markup (base.html's hx-headers), so scripts never need
+# to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = envstr("SECURE_REFERRER_POLICY", "same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- sign-in throttling (django-axes, see dashboard/accounts/throttle.py) ------------------------
+AXES_ENABLED = envbool("SIGN_IN_THROTTLE_ENABLED", True)
+AXES_FAILURE_LIMIT = envint("SIGN_IN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("SIGN_IN_COOLOFF_MINUTES", 15))
+# Per username and address together: one address guessing many names, or many guessing one,
+# each runs into the limit without locking the real user out from everywhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # keep failures only; successful sign-ins are not audited here
+AXES_LOCKOUT_CALLABLE = "dashboard.accounts.throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "dashboard.accounts.throttle.client_ip"
+# How many proxies of ours append to X-Forwarded-For in front of the web process (0: none, the
+# peer address is the client's).
+SIGN_IN_TRUSTED_PROXIES = envint("SIGN_IN_TRUSTED_PROXIES", 0)

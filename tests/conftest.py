@@ -13,6 +13,14 @@ from tests.support.processes import ServerProcess
 EmulatorFactory = Callable[..., ServerProcess]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Hash test users' passwords with a fast hasher: the suite creates hundreds of users, and
+    PBKDF2 costs ~100 ms each. Only this process: servers a test starts keep the real hashers."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def start_swarmui(tmp_path: Path) -> Iterator[EmulatorFactory]:
     """Start SwarmUI emulators: `start_swarmui("--step-delay", "0")` → a running ServerProcess.

@@ -288,12 +288,27 @@ class DescribeModelInput(_Input):
     subtype: ListableSubtype = "Stable-Diffusion"
 
 
+class DownloadKeys(BaseModel):
+    """Upstream tokens for one download, handed to SwarmUI with SetAPIKey (swarmui-api.md §7).
+
+    SwarmUI itself decides which host gets which key; the worker removes them again afterwards.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    huggingface_api: str | None = Field(default=None, min_length=1, max_length=500)
+    civitai_api: str | None = Field(default=None, min_length=1, max_length=500)
+
+
 class DownloadModelInput(_Input):
     action: Literal["download_model"]
     url: HttpUrl
     model_name: ModelName = Field(description="target name without extension, may hold folders")
     model_type: Subtype = Field(default="Stable-Diffusion", alias="subtype")
     metadata: dict[str, Any] | str | None = None
+    api_keys: DownloadKeys | None = Field(
+        default=None, description="secrets: tokens for this download only; never echoed back"
+    )
 
 
 class ModelMetadata(BaseModel):
@@ -335,6 +350,13 @@ class DeleteModelInput(_Input):
     subtype: Subtype = "Stable-Diffusion"
 
 
+class RenameModelInput(_Input):
+    action: Literal["rename_model"]
+    model_name: ModelName
+    new_name: ModelName = Field(description="may hold folders; SwarmUI keeps the extension")
+    subtype: Subtype = "Stable-Diffusion"
+
+
 class KeepAliveInput(_Input):
     action: Literal["keep_alive"]
     duration_seconds: KeepAliveSeconds = Field(default=60, alias="duration")
@@ -360,6 +382,7 @@ ActionInput = (
     | DownloadModelInput
     | EditModelMetadataInput
     | DeleteModelInput
+    | RenameModelInput
     | KeepAliveInput
     | WarmupInput
     | HealthInput
@@ -372,6 +395,7 @@ ACTIONS: dict[str, type[_Input]] = {
     "download_model": DownloadModelInput,
     "edit_model_metadata": EditModelMetadataInput,
     "delete_model": DeleteModelInput,
+    "rename_model": RenameModelInput,
     "keep_alive": KeepAliveInput,
     "warmup": WarmupInput,
     "health": HealthInput,
@@ -516,6 +540,11 @@ class DeleteModelOutput(_Output):
     deleted: bool
 
 
+class RenameModelOutput(_Output):
+    model_name: str = Field(description="the name it had, with extension")
+    new_model_name: str = Field(description="the name SwarmUI stored it under, with extension")
+
+
 class KeepAliveOutput(_Output):
     pings: int
     failed_pings: int
@@ -562,6 +591,7 @@ class ProgressUpdate(_Output):
     percent: float | None = Field(default=None, description="0..100")
     images_done: int | None = None
     images_total: int | None = None
+    bytes_per_second: int | None = Field(default=None, description="downloads: current speed")
     message: str | None = None
 
 
@@ -572,6 +602,7 @@ OUTPUTS: dict[str, type[_Output]] = {
     "download_model": DownloadModelOutput,
     "edit_model_metadata": EditModelMetadataOutput,
     "delete_model": DeleteModelOutput,
+    "rename_model": RenameModelOutput,
     "keep_alive": KeepAliveOutput,
     "warmup": WarmupOutput,
     "health": HealthOutput,

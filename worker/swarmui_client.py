@@ -266,6 +266,9 @@ class SwarmUIClient:
     def delete_model(self, name: str, subtype: str) -> None:
         self.call("DeleteModel", {"modelName": name, "subtype": subtype})
 
+    def rename_model(self, old_name: str, new_name: str, subtype: str) -> None:
+        self.call("RenameModel", {"oldName": old_name, "newName": new_name, "subtype": subtype})
+
     def interrupt_all(self, *, timeout: float = 5.0) -> None:
         self.call("InterruptAll", {"other_sessions": False}, timeout=timeout)
 

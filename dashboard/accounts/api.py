@@ -1,4 +1,5 @@
-"""API: tokens for scripts (`POST /auth/token`), who am I (`/me`), my tokens (`/tokens`)."""
+"""API: tokens for scripts (`POST /auth/token`), who am I (`/me`), my tokens (`/tokens`), and the
+current team's members (`/team/members`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from dashboard.accounts import selectors, services
-from dashboard.accounts.models import Membership
+from dashboard.accounts.models import Membership, Role
 
 router = Router(tags=["accounts"])
 
@@ -128,4 +129,69 @@ def create_token(request: HttpRequest, payload: TokenCreate):
 def revoke_token(request: HttpRequest, token_id: int):
     token = get_object_or_404(selectors.api_tokens_for_user(request.user), pk=token_id)
     services.api_token_revoke(token=token)
+    return Status(204, None)
+
+
+# --- the current team's members (X-Team or the current team) ----------------------------------
+class MemberOut(Schema):
+    id: int = Field(description="The membership's id (used in the member routes).")
+    user_id: int
+    username: str
+    email: str
+    role: str
+    joined_at: datetime
+
+
+class MemberAdd(Schema):
+    user: str = Field(min_length=1, max_length=254, description="Username or email.")
+    role: Role = Role.MEMBER
+
+
+class MemberPatch(Schema):
+    role: Role
+
+
+def _member_out(membership: Membership) -> dict:
+    return {
+        "id": membership.pk,
+        "user_id": membership.user_id,
+        "username": membership.user.get_username(),
+        "email": membership.user.email,
+        "role": membership.role,
+        "joined_at": membership.created_at,
+    }
+
+
+def _team_member(request: HttpRequest, membership_id: int) -> tuple[Membership, Membership]:
+    actor = require_membership(request)
+    return actor, get_object_or_404(selectors.members_of_team(actor.team), pk=membership_id)
+
+
+@router.get("/team/members", response=list[MemberOut], summary="The current team's members")
+def list_members(request: HttpRequest):
+    team = require_membership(request).team
+    return [_member_out(m) for m in selectors.members_of_team(team)]
+
+
+@router.post("/team/members", response={201: MemberOut}, summary="Add a user (owners, admins)")
+def add_member(request: HttpRequest, payload: MemberAdd):
+    actor = require_membership(request)
+    membership = services.member_add(
+        team=actor.team, identifier=payload.user, role=payload.role, by=actor
+    )
+    return Status(201, _member_out(membership))
+
+
+@router.patch("/team/members/{membership_id}", response=MemberOut, summary="Change a role")
+def change_member_role(request: HttpRequest, membership_id: int, payload: MemberPatch):
+    actor, target = _team_member(request, membership_id)
+    return _member_out(
+        services.membership_change_role(membership=target, role=payload.role, by=actor)
+    )
+
+
+@router.delete("/team/members/{membership_id}", response={204: None}, summary="Remove a member")
+def remove_member(request: HttpRequest, membership_id: int):
+    actor, target = _team_member(request, membership_id)
+    services.membership_remove(membership=target, by=actor)
     return Status(204, None)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Value, When
 from django.http import HttpRequest
 
-from dashboard.accounts.models import ApiToken, Membership
+from dashboard.accounts.models import ApiToken, Membership, Role, UserPreferences
 
 SESSION_TEAM_KEY = "current_team_id"
 
@@ -43,3 +43,21 @@ def current_membership(request: HttpRequest, user: AbstractBaseUser | None = Non
             membership = membership or memberships.first()
     request._swarmdeck_membership = membership
     return membership
+
+
+def members_of_team(team) -> QuerySet[Membership]:
+    """The team's memberships with their users: owners first, then admins, members, viewers."""
+    rank = Case(
+        *(When(role=role, then=Value(index)) for index, role in enumerate(Role.values)),
+        default=Value(len(Role.values)),
+    )
+    return (
+        Membership.objects.filter(team=team)
+        .select_related("user", "team")
+        .order_by(rank, "user__username")
+    )
+
+
+def preferences_for(user: AbstractBaseUser) -> UserPreferences:
+    """The user's saved preferences, or the defaults (unsaved) when they never chose any."""
+    return UserPreferences.objects.filter(user=user).first() or UserPreferences(user=user)

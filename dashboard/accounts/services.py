@@ -6,13 +6,21 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from dashboard.accounts.models import ApiToken, Membership, Role, Team
+from dashboard.accounts.models import (
+    ApiToken,
+    GalleryDensity,
+    Membership,
+    Role,
+    Team,
+    UserPreferences,
+)
 
 TOKEN_PREFIX = "sdk_"  # noqa: S105 - a label, not a secret
 # Writing last_used_at on every request would turn each API read into a write.
@@ -39,32 +47,117 @@ def team_create(*, name: str, owner: AbstractBaseUser, slug: str = "") -> Team:
     return team
 
 
+def _require_manager(by: Membership, team: Team) -> None:
+    if by.team_id != team.id or not by.can_manage:
+        raise PermissionDenied("Only the team's owners and admins manage its members.")
+
+
+def _require_another_owner(membership: Membership, message: str) -> None:
+    """Refuse when `membership` is its team's only owner. Locks all the team's owner rows in one
+    order, so that two owners demoting or removing each other at once are serialised (the second
+    sees the first's change) instead of leaving the team without an owner, or deadlocking."""
+    owners = (
+        Membership.objects.select_for_update()
+        .filter(team_id=membership.team_id, role=Role.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not any(pk != membership.pk for pk in owners):
+        raise ValidationError({"user": message})
+
+
+@transaction.atomic
 def membership_set(
     *, team: Team, user: AbstractBaseUser, role: str, by: Membership | None
 ) -> Membership:
     """Add `user` to `team` with `role`, or change their role. `by` must be an owner or admin
-    of the team (None: a system action such as the dev bootstrap)."""
-    if by is not None and (by.team_id != team.id or not by.can_manage):
-        raise PermissionDenied("Only the team's owners and admins manage its members.")
+    of the team (None: a system action such as the dev bootstrap). Only owners make or unmake
+    owners, and the last owner keeps the role."""
+    if by is not None:
+        _require_manager(by, team)
     if role not in Role.values:
         raise ValidationError({"role": f"Choose one of: {', '.join(Role.values)}."})
     if by is not None and role == Role.OWNER and by.role != Role.OWNER:
         raise PermissionDenied("Only an owner can make someone an owner.")
+    current = Membership.objects.filter(team=team, user=user).first()
+    if current is not None and current.role == Role.OWNER and role != Role.OWNER:
+        if by is not None and by.role != Role.OWNER:
+            raise PermissionDenied("Only an owner can change an owner's role.")
+        _require_another_owner(current, "A team keeps at least one owner; make another first.")
     membership, _ = Membership.objects.update_or_create(
         team=team, user=user, defaults={"role": role}
     )
     return membership
 
 
+def _find_user(identifier: str) -> AbstractBaseUser:
+    """An active user by exact username, else by email (case-insensitive)."""
+    users = get_user_model().objects.filter(is_active=True)
+    user = users.filter(username=identifier).first()
+    if user is not None:
+        return user
+    if "@" in identifier:
+        matches = list(users.filter(email__iexact=identifier)[:2])
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise ValidationError(
+                {"user": "Several users have this email address; give the username instead."}
+            )
+    raise ValidationError(
+        {
+            "user": f"No account has the username or email '{identifier}'; "
+            "a site administrator creates accounts."
+        }
+    )
+
+
+@transaction.atomic
+def member_add(*, team: Team, identifier: str, role: str, by: Membership) -> Membership:
+    """Add an existing user, named by username or email, to `team` with `role`."""
+    # Permission first: someone who may not add members learns nothing about who exists.
+    _require_manager(by, team)
+    identifier = identifier.strip()
+    if not identifier:
+        raise ValidationError({"user": "Give the username or email of the person to add."})
+    if role not in Role.values:
+        raise ValidationError({"role": f"Choose one of: {', '.join(Role.values)}."})
+    user = _find_user(identifier)
+    existing = Membership.objects.filter(team=team, user=user).first()
+    if existing is not None:
+        raise ValidationError(
+            {
+                "user": f"{user.get_username()} is already a member of {team.name} "
+                f"({existing.get_role_display().lower()}); change their role in the list instead."
+            }
+        )
+    return membership_set(team=team, user=user, role=role, by=by)
+
+
+def membership_change_role(*, membership: Membership, role: str, by: Membership) -> Membership:
+    """Give an existing member another role (the rules of membership_set apply)."""
+    return membership_set(team=membership.team, user=membership.user, role=role, by=by)
+
+
+@transaction.atomic
 def membership_remove(*, membership: Membership, by: Membership) -> None:
-    if by.team_id != membership.team_id or not by.can_manage:
-        raise PermissionDenied("Only the team's owners and admins manage its members.")
-    if membership.role == Role.OWNER and not (
-        Membership.objects.filter(team=membership.team, role=Role.OWNER)
-        .exclude(pk=membership.pk)
-        .exists()
-    ):
-        raise ValidationError({"user": "A team keeps at least one owner."})
+    """Take a member out of the team; only owners remove owners, and never the last one."""
+    _require_manager(by, membership.team)
+    if membership.role == Role.OWNER:
+        if by.role != Role.OWNER:
+            raise PermissionDenied("Only an owner can remove an owner.")
+        _require_another_owner(membership, "A team keeps at least one owner.")
+    membership.delete()
+
+
+@transaction.atomic
+def membership_leave(*, membership: Membership) -> None:
+    """The member leaves the team themselves; the last owner must hand over first."""
+    if membership.role == Role.OWNER:
+        _require_another_owner(
+            membership,
+            "You are the team's only owner: make another member an owner before you leave.",
+        )
     membership.delete()
 
 
@@ -108,3 +201,13 @@ def api_token_authenticate(plain: str) -> AbstractBaseUser | None:
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+def set_gallery_density(*, user: AbstractBaseUser, density: str) -> UserPreferences:
+    """Remember how the user likes the gallery (every device they sign in on)."""
+    if density not in GalleryDensity.values:
+        raise ValidationError({"density": f"Choose one of: {', '.join(GalleryDensity.values)}."})
+    preferences, _ = UserPreferences.objects.update_or_create(
+        user=user, defaults={"gallery_density": density}
+    )
+    return preferences

@@ -1,4 +1,4 @@
-"""Account pages: sign in/out, the team switcher, personal API tokens."""
+"""Account pages: sign in/out, the team switcher, personal API tokens, members and teams."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from dashboard.accounts import selectors, services
-from dashboard.accounts.forms import TokenForm
+from dashboard.accounts.forms import MemberAddForm, MemberRoleForm, TeamForm, TokenForm
+from dashboard.accounts.models import Membership, Role
 
 
 class SignInView(auth_views.LoginView):
@@ -75,7 +76,173 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     return redirect("accounts:tokens")
 
 
+def _current(request: HttpRequest) -> Membership:
+    membership = selectors.current_membership(request)
+    if membership is None:
+        raise Http404("You are not a member of any team yet.")
+    return membership
+
+
+def _team_member(request: HttpRequest, membership_id: int) -> tuple[Membership, Membership]:
+    """The acting membership and one of the current team's memberships (another team's: 404)."""
+    actor = _current(request)
+    target = get_object_or_404(selectors.members_of_team(actor.team), pk=membership_id)
+    return actor, target
+
+
+def _roles_for(actor: Membership) -> list[tuple[str, str]]:
+    """The roles the menus offer: only owners are shown "Owner" (the service decides anyway)."""
+    return [c for c in Role.choices if c[0] != Role.OWNER or actor.role == Role.OWNER]
+
+
+def _row(actor: Membership, member: Membership) -> dict:
+    # Admins manage everyone but owners; nobody edits their own row here (they leave instead).
+    editable = (
+        actor.can_manage
+        and member.pk != actor.pk
+        and (member.role != Role.OWNER or actor.role == Role.OWNER)
+    )
+    return {"member": member, "editable": editable}
+
+
 @login_required
 def members(request: HttpRequest) -> HttpResponse:
-    """The current team's members (to be completed: add, change role, remove)."""
-    return render(request, "accounts/members.html", {})
+    """The current team's members; owners and admins add people here (POST)."""
+    actor = selectors.current_membership(request)
+    if actor is None:
+        return render(request, "accounts/members.html")
+    can_make_owners = actor.role == Role.OWNER
+    form = MemberAddForm(request.POST or None, can_make_owners=can_make_owners)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                added = services.member_add(
+                    team=actor.team,
+                    identifier=form.cleaned_data["user"],
+                    role=form.cleaned_data["role"],
+                    by=actor,
+                )
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(
+                    request,
+                    f"{added.user.get_username()} joined {actor.team.name} as "
+                    f"{added.get_role_display().lower()}.",
+                )
+                return redirect("accounts:members")
+        elif not actor.can_manage:
+            # The service never sees a malformed form; refuse it as the service would.
+            raise PermissionDenied("Only the team's owners and admins manage its members.")
+    rows = [_row(actor, m) for m in selectors.members_of_team(actor.team)]
+    return render(
+        request,
+        "accounts/members.html",
+        {"rows": rows, "form": form, "roles": _roles_for(actor)},
+    )
+
+
+@login_required
+@require_POST
+def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+    """Change a member's role; htmx gets the row back, a plain form the list."""
+    actor, target = _team_member(request, membership_id)
+    form = MemberRoleForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            target = services.membership_change_role(
+                membership=target, role=form.cleaned_data["role"], by=actor
+            )
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    elif not actor.can_manage:
+        raise PermissionDenied("Only the team's owners and admins manage its members.")
+    else:
+        error = " ".join(form.errors["role"])
+    if request.htmx:
+        context = {
+            "row": _row(actor, target),
+            "roles": _roles_for(actor),
+            "error": error,
+            "saved": not error,
+        }
+        return render(request, "accounts/_member_row.html", context)
+    if error:
+        messages.error(request, f"{target.user.get_username()}: {error}")
+    else:
+        messages.success(
+            request,
+            f"{target.user.get_username()} is now {target.get_role_display().lower()}.",
+        )
+    return redirect("accounts:members")
+
+
+@login_required
+def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+    """GET asks for confirmation; POST removes the member from the current team."""
+    actor, target = _team_member(request, membership_id)
+    name = target.user.get_username()
+    if request.method == "POST":
+        try:
+            services.membership_remove(membership=target, by=actor)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"{name} no longer belongs to {actor.team.name}.")
+        return redirect("accounts:members")
+    if not actor.can_manage:
+        raise PermissionDenied("Only the team's owners and admins manage its members.")
+    return render(
+        request,
+        "accounts/confirm.html",
+        {
+            "title": f"Remove {name}",
+            "question": f"Remove {name} from {actor.team.name}? They lose access to the "
+            "team's endpoints, generations and images at once.",
+            "button": "Remove",
+        },
+    )
+
+
+@login_required
+def leave_team(request: HttpRequest) -> HttpResponse:
+    """GET asks for confirmation; POST takes the user out of the current team."""
+    actor = _current(request)
+    team_name = actor.team.name
+    if request.method == "POST":
+        try:
+            services.membership_leave(membership=actor)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("accounts:members")
+        request.session.pop(selectors.SESSION_TEAM_KEY, None)
+        messages.success(request, f"You left {team_name}.")
+        return redirect("accounts:members")
+    return render(
+        request,
+        "accounts/confirm.html",
+        {
+            "title": f"Leave {team_name}",
+            "question": f"Leave {team_name}? You will need an owner or admin to add you again.",
+            "button": "Leave team",
+        },
+    )
+
+
+@login_required
+def create_team(request: HttpRequest) -> HttpResponse:
+    """A new team with the signed-in user as its owner; it becomes the current team."""
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            team = services.team_create(
+                name=form.cleaned_data["name"], slug=form.cleaned_data["slug"], owner=request.user
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            request.session[selectors.SESSION_TEAM_KEY] = team.pk
+            messages.success(request, f"Team {team.name} created; you are its owner.")
+            return redirect("accounts:members")
+    return render(request, "accounts/team_form.html", {"form": form})

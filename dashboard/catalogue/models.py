@@ -31,6 +31,9 @@ class ModelFile(models.Model):
         "fleet.RunPodEndpoint", on_delete=models.CASCADE, related_name="model_files"
     )
     path = models.CharField(max_length=1000, help_text="Key on the volume, e.g. SwarmUI/Models/…")
+    # The listing the file was found in (its key up to the last '/'): a sync compares one folder's
+    # listing with the rows of that folder, so it never needs the whole volume in memory.
+    folder = models.CharField(max_length=1000, blank=True)
     subtype = models.CharField(max_length=20, choices=Subtype.choices)
     name = models.CharField(max_length=500, help_text="The name SwarmUI gives it (with extension).")
     size = models.PositiveBigIntegerField(default=0)
@@ -57,7 +60,10 @@ class ModelFile(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "path"], name="model_file_once_per_path")
         ]
-        indexes = [models.Index(fields=["endpoint", "subtype", "name"], name="model_file_lookup")]
+        indexes = [
+            models.Index(fields=["endpoint", "subtype", "name"], name="model_file_lookup"),
+            models.Index(fields=["endpoint", "folder"], name="model_file_folder"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subtype}: {self.name}"
@@ -94,9 +100,21 @@ class SyncRun(models.Model):
     errors = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when a task takes the run (so a redelivered task does not run it twice) and at every
+    # progress report; a running sync silent for long is one whose task died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Something changed the volume while this run was walking it: sync again when it ends.
+    rerun_requested = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint"],
+                condition=models.Q(status="running"),
+                name="sync_run_one_running_per_endpoint",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"sync of {self.endpoint} at {self.started_at:%Y-%m-%d %H:%M} ({self.status})"

@@ -2,7 +2,15 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 
-from dashboard.fleet.models import RunPodEndpoint, WarmSchedule, WarmState, WarmupRun
+from dashboard.fleet.models import (
+    Alert,
+    HealthSample,
+    RunPodEndpoint,
+    TeamBudget,
+    WarmSchedule,
+    WarmState,
+    WarmupRun,
+)
 
 
 def _formfield(field, **kwargs):
@@ -92,3 +100,71 @@ class WarmStateAdmin(admin.ModelAdmin):
 class WarmupRunAdmin(admin.ModelAdmin):
     list_display = ["endpoint", "model", "trigger", "status", "load_seconds", "created_at"]
     list_filter = ["status", "trigger"]
+
+
+@admin.register(HealthSample)
+class HealthSampleAdmin(admin.ModelAdmin):
+    """Readings recorded by the health task (kept 30 days); inspected here, never edited."""
+
+    list_display = [
+        "endpoint",
+        "taken_at",
+        "reachable",
+        "jobs_in_queue",
+        "workers_running",
+        "workers_idle",
+        "workers_unhealthy",
+        "workers_max",
+    ]
+    list_filter = ["reachable", "endpoint__team"]
+    date_hierarchy = "taken_at"
+    readonly_fields = [field.name for field in HealthSample._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["endpoint", "kind", "opened_at", "resolved_at", "notified_at"]
+    list_filter = ["kind", "endpoint__team"]
+    readonly_fields = ["endpoint", "kind", "opened_at", "notified_at"]
+
+
+class TeamBudgetAdminForm(forms.ModelForm):
+    """The webhook URL may carry a token: write-only here too (empty keeps it)."""
+
+    webhook_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Empty: keep the stored one.",
+    )
+    remove_webhook = forms.BooleanField(required=False)
+
+    class Meta:
+        model = TeamBudget
+        exclude = ["alert_webhook_url"]
+
+    def clean(self):
+        cleaned = super().clean()
+        for field in ("monthly_soft_limit", "monthly_hard_limit"):
+            if cleaned.get(field) is not None and cleaned[field] < 0:
+                self.add_error(field, "A limit cannot be negative.")
+        return cleaned
+
+    def save(self, commit=True):
+        budget = super().save(commit=False)
+        if self.cleaned_data.get("remove_webhook"):
+            budget.alert_webhook_url = ""
+        elif self.cleaned_data.get("webhook_url"):
+            budget.alert_webhook_url = self.cleaned_data["webhook_url"]
+        if commit:
+            budget.save()
+        return budget
+
+
+@admin.register(TeamBudget)
+class TeamBudgetAdmin(admin.ModelAdmin):
+    form = TeamBudgetAdminForm
+    list_display = ["team", "monthly_soft_limit", "monthly_hard_limit", "alert_email"]

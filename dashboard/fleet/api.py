@@ -10,7 +10,9 @@ from ninja import Field, Router, Schema, Status
 
 from dashboard.accounts.api import require_membership
 from dashboard.fleet import selectors, services
+from dashboard.fleet.health_api import router as health_router
 from dashboard.fleet.models import OutputMode
+from dashboard.fleet.warm_api import router as warm_router
 
 router = Router(tags=["endpoints"])
 
@@ -106,3 +108,7 @@ def refresh_models(request: HttpRequest, endpoint_pk: int):
     membership = require_membership(request)
     endpoint = get_object_or_404(selectors.endpoints_for_team(membership.team), pk=endpoint_pk)
     return services.endpoint_refresh_models(endpoint=endpoint, by=membership)
+
+
+router.add_router("", warm_router)
+router.add_router("", health_router)

@@ -180,6 +180,17 @@ class WarmState(models.Model):
     management_forbidden_at = models.DateTimeField(
         null=True, blank=True, help_text="When RunPod refused endpoint management (403)."
     )
+    # RunPod has no "list my jobs" call: our keep_alive jobs in flight (id, submitted, duration,
+    # low priority, expires), followed on every apply.
+    keep_alive_jobs = models.JSONField(default=list, blank=True)
+    notice = models.TextField(
+        blank=True, help_text="What people should know about the last apply (not an error)."
+    )
+    observed = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Worker counts (idle, running, initializing, ...) at the last check.",
+    )
 
     def __str__(self) -> str:
         return f"warm state of {self.endpoint}"

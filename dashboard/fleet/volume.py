@@ -82,3 +82,25 @@ class VolumeReader:
             ) from exc
         except BotoCoreError as exc:
             raise VolumeError(f"cannot reach volume {self.volume_id}: {exc}") from exc
+
+    def list_folder(
+        self, prefix: str, *, continuation_token: str | None = None, max_keys: int = 1000
+    ) -> dict:
+        """One page of the folder `prefix` ('' = the root, else ending in '/') with
+        Delimiter='/': ListObjectsV2's answer (Contents, CommonPrefixes, NextContinuationToken).
+
+        Recursive listings repeat continuation tokens on RunPod (runpod-python#505); one folder at
+        a time works, so that is the only listing offered here.
+        """
+        params = {"Bucket": self.volume_id, "Prefix": prefix, "Delimiter": "/", "MaxKeys": max_keys}
+        if continuation_token:
+            params["ContinuationToken"] = continuation_token
+        try:
+            return self._s3.list_objects_v2(**params)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise VolumeError(
+                f"listing '{prefix or '/'}' on volume {self.volume_id} failed: {code}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise VolumeError(f"cannot reach volume {self.volume_id}: {exc}") from exc

@@ -1,35 +1,30 @@
-"""API for generations: create, list (cursor-paginated, filtered), get, cancel, retry, delete,
-and image metadata and files."""
+"""API for generations: create, list (searched, filtered, cursor pages), get, cancel, retry,
+delete; stars, tags and bulk actions; image metadata, files and zips."""
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any, Literal
+from urllib.parse import urlencode
 
-from django.http import HttpRequest
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import ValidationError
-from ninja.pagination import CursorPagination, paginate
 from pydantic import StrictFloat, StrictInt
 
 from dashboard.accounts.api import require_membership
 from dashboard.generations import selectors, services
 from dashboard.generations.files import image_file_response
+from dashboard.generations.history import MAX_PAGE_SIZE, history_page, parse_history_query
 from dashboard.generations.models import GeneratedImage, Generation
-from dashboard.generations.models import Status as GenerationStatus
+from dashboard.generations.tag_names import MAX_TAG_LENGTH
+from dashboard.generations.zips import zip_response
 
 router = Router(tags=["generations"])
-
-
-class NewestFirst(CursorPagination):
-    """Keyset pagination on the id; a cursor whose position is not an id is a 422, not a 500."""
-
-    def _find_position(self, queryset, cursor):
-        if cursor.p is not None and not str(cursor.p).isdigit():
-            raise ValidationError([{"cursor": "Invalid Cursor"}])
-        return super()._find_position(queryset, cursor)
-
+MAX_BULK_IDS = 500
+MAX_ZIP_IMAGES = 1000
 
 Number = StrictInt | StrictFloat
 
@@ -106,6 +101,8 @@ class GenerationOut(Schema):
     submitted_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    starred: bool
+    tags: list[str] = Field(description="The team's tags on it, by name.")
     images: list[ImageOut]
 
     @staticmethod
@@ -116,13 +113,69 @@ class GenerationOut(Schema):
     def resolve_images(generation: Generation) -> list[GeneratedImage]:
         return list(generation.images.all())
 
+    @staticmethod
+    def resolve_tags(generation: Generation) -> list[str]:
+        # Sorted here, not in SQL, so that a prefetched page costs no query per generation.
+        return sorted((tag.name for tag in generation.tags.all()), key=str.casefold)
 
-class GenerationFilters(Schema):
-    status: GenerationStatus | None = None
-    user: Annotated[str | None, Field(None, max_length=150, description="username")]
-    model: Annotated[str | None, Field(None, max_length=300)]
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+
+class GenerationPage(Schema):
+    results: list[GenerationOut]
+    next: str | None = Field(description="The URL of the next page; null on the last one.")
+    previous: None = Field(None, description="Always null: pages go forward from the newest.")
+
+
+class HistoryFilters(Schema):
+    """Documents the list's parameters; `parse_history_query` checks them (422 naming each)."""
+
+    q: str | None = Field(
+        None,
+        description="Words that must all appear in the prompt or negative prompt (prefix "
+        'and fragments match; "quoted phrase", -excluded).',
+    )
+    user: str | None = Field(None, description="username of the member who generated")
+    model: str | None = None
+    status: str | None = Field(None, description="queued, submitted, running, succeeded, …")
+    endpoint: str | None = Field(None, description="id of one of the team's endpoints")
+    tag: str | None = Field(None, description="a tag name (ignoring case)")
+    starred: str | None = Field(None, description="1/true: starred only")
+    created_from: str | None = Field(
+        None, alias="from", description="YYYY-MM-DD, inclusive, in the team's time zone"
+    )
+    created_to: str | None = Field(None, alias="to", description="YYYY-MM-DD, inclusive")
+    created_after: str | None = Field(None, description="ISO 8601 instant, inclusive")
+    created_before: str | None = Field(None, description="ISO 8601 instant, exclusive")
+    cursor: str | None = Field(None, max_length=200, description="from a previous `next`")
+    page_size: int = Field(20, ge=1, le=MAX_PAGE_SIZE)
+
+
+class TagsIn(Schema):
+    names: list[str] = Field(min_length=1, max_length=services.MAX_TAGS_PER_CALL)
+
+
+class TagOut(Schema):
+    id: int
+    name: str
+
+
+class BulkIn(Schema):
+    ids: list[StrictInt] = Field(min_length=1, max_length=MAX_BULK_IDS)
+    action: Literal["star", "unstar", "tag", "untag", "delete"]
+    tags: list[str] = Field(
+        default_factory=list,
+        max_length=services.MAX_TAGS_PER_CALL,
+        description="For tag and untag: the tag names.",
+    )
+
+
+class BulkOut(Schema):
+    action: str
+    count: int = Field(description="How many generations changed (or were deleted).")
+    tags: list[TagOut] = []
+
+
+class ZipIn(Schema):
+    image_ids: list[StrictInt] = Field(min_length=1, max_length=MAX_ZIP_IMAGES)
 
 
 def _generation(request: HttpRequest, generation_id: int) -> Generation:
@@ -138,18 +191,50 @@ def create_generation(request: HttpRequest, payload: GenerationIn):
     return Status(201, generation)
 
 
-@router.get("/generations", response=list[GenerationOut])
-@paginate(NewestFirst, ordering=("-id",), page_size=20, max_page_size=100)
-def list_generations(request: HttpRequest, filters: Query[GenerationFilters]):
+def _team_generations(request: HttpRequest, ids: list[int]) -> list[Generation]:
+    """Every one of `ids` among the current team's generations, or 404 (nothing acts on a part)."""
+    team = require_membership(request).team
+    generations = list(Generation.objects.filter(team=team, pk__in=set(ids)))
+    if len(generations) != len(set(ids)):
+        raise Http404("Not every id is a generation of this team.")
+    return generations
+
+
+@router.get("/generations", response=GenerationPage)
+def list_generations(request: HttpRequest, filters: Query[HistoryFilters]):
     membership = require_membership(request)
-    return selectors.generations_for_team(
-        membership.team,
-        status=filters.status,
-        username=filters.user,
-        model=filters.model,
-        created_after=filters.created_after,
-        created_before=filters.created_before,
-    )
+    query = parse_history_query(request.GET)
+    page = history_page(membership.team, query, cursor=filters.cursor, page_size=filters.page_size)
+    next_url = None
+    if page.next_cursor:
+        params = {**query.as_params(), "page_size": filters.page_size, "cursor": page.next_cursor}
+        next_url = f"{request.path}?{urlencode(params)}"
+    return {"results": page.generations, "next": next_url, "previous": None}
+
+
+# Declared before "/generations/{generation_id}" so that "bulk" is not taken for an id.
+@router.post("/generations/bulk", response=BulkOut)
+def bulk_action(request: HttpRequest, payload: BulkIn):
+    """One action on up to 500 of the team's generations: all of them, or none (404/403/409)."""
+    generations = _team_generations(request, payload.ids)
+    user, tags = request.user, []
+    if payload.action in ("star", "unstar"):
+        count = services.generations_set_starred(
+            generations=generations, user=user, starred=payload.action == "star"
+        )
+    elif payload.action == "tag":
+        tags = services.generations_add_tags(generations=generations, names=payload.tags, user=user)
+        count = len(generations)
+    elif payload.action == "untag":
+        if not payload.tags:
+            raise ValidationError({"tags": "Give at least one tag name."})
+        with transaction.atomic():  # a bad second name undoes the first
+            for name in payload.tags:
+                services.generations_remove_tag(generations=generations, name=name, user=user)
+        count = len(generations)
+    else:
+        count = services.generations_delete(generations=generations, user=user)
+    return {"action": payload.action, "count": count, "tags": tags}
 
 
 @router.get("/generations/{generation_id}", response=GenerationOut)
@@ -177,6 +262,59 @@ def retry_generation(request: HttpRequest, generation_id: int):
 def delete_generation(request: HttpRequest, generation_id: int):
     services.generation_delete(generation=_generation(request, generation_id), user=request.user)
     return Status(204, None)
+
+
+@router.post("/generations/{generation_id}/star", response=GenerationOut)
+def star_generation(request: HttpRequest, generation_id: int):
+    services.generations_set_starred(
+        generations=[_generation(request, generation_id)], user=request.user, starred=True
+    )
+    return _generation(request, generation_id)  # as it is now
+
+
+@router.delete("/generations/{generation_id}/star", response=GenerationOut)
+def unstar_generation(request: HttpRequest, generation_id: int):
+    services.generations_set_starred(
+        generations=[_generation(request, generation_id)], user=request.user, starred=False
+    )
+    return _generation(request, generation_id)  # as it is now
+
+
+@router.post("/generations/{generation_id}/tags", response=GenerationOut)
+def tag_generation(request: HttpRequest, generation_id: int, payload: TagsIn):
+    services.generations_add_tags(
+        generations=[_generation(request, generation_id)], names=payload.names, user=request.user
+    )
+    return _generation(request, generation_id)  # as it is now
+
+
+@router.delete("/generations/{generation_id}/tags/{name}", response=GenerationOut)
+def untag_generation(request: HttpRequest, generation_id: int, name: str):
+    services.generations_remove_tag(
+        generations=[_generation(request, generation_id)], name=name, user=request.user
+    )
+    return _generation(request, generation_id)  # as it is now
+
+
+@router.get("/tags", response=list[TagOut])
+def list_tags(
+    request: HttpRequest,
+    prefix: str = Query("", max_length=MAX_TAG_LENGTH),
+    limit: int = Query(20, ge=1, le=100),
+):
+    """The team's tags starting with `prefix` (ignoring case), by name: for autocomplete."""
+    return selectors.tags_for_team(require_membership(request).team, prefix.strip(), limit)
+
+
+@router.post("/images/zip", response={200: None})
+def download_zip(request: HttpRequest, payload: ZipIn):
+    """A streamed zip of up to 1000 of the team's images, with a metadata.json manifest."""
+    team = require_membership(request).team
+    wanted = set(payload.image_ids)
+    images = list(selectors.images_for_team(team, wanted))
+    if len(images) != len(wanted):
+        raise Http404("Not every id is an image of this team.")
+    return zip_response(images, f"{team.slug}-images.zip")
 
 
 @router.get("/images/{image_id}", response=ImageDetailOut)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from dashboard.generations.history import parse_history_query
+
 
 class GenerationForm(forms.Form):
     prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
@@ -33,3 +35,117 @@ class GenerationForm(forms.Form):
         """Put a service's field errors next to the fields (others at the top of the form)."""
         for field, messages in error.message_dict.items():
             self.add_error(field if field in self.fields else None, messages)
+
+
+# --- re-use: intent-sized steps from a past generation into the generate form -------------------
+REUSE_MODES = {
+    "all": "Use all",
+    "remix": "Remix",
+    "prompt": "Use prompt",
+    "seed": "Use seed",
+}
+
+
+def actual_seed(generation, image=None) -> int:
+    """The seed that made the image: a generation asked for -1 got a random one from the worker."""
+    if image is not None and image.seed is not None:
+        return image.seed
+    if generation.seed == -1:
+        seeds = [i.seed for i in generation.images.all() if i.seed is not None]
+        if seeds:
+            return seeds[0]
+    return generation.seed
+
+
+def reuse_initial(generation, mode: str, *, image=None, endpoints=()) -> dict:
+    """Initial values of the generate form for a re-use `mode`; ValueError for an unknown mode.
+
+    all: every parameter; remix: all but the seed (a new one); prompt: prompt and negative only;
+    seed: only the seed (the image's real seed when it has one).
+    """
+    if mode not in REUSE_MODES:
+        raise ValueError(f"Unknown re-use mode; use one of: {', '.join(REUSE_MODES)}.")
+    seed = actual_seed(generation, image)
+    if mode == "seed":
+        return {"seed": seed}
+    prompts = {"prompt": generation.prompt, "negative_prompt": generation.negative_prompt}
+    if mode == "prompt":
+        return prompts
+    everything = {
+        **prompts,
+        "model": generation.model,
+        "width": generation.width,
+        "height": generation.height,
+        "steps": generation.steps,
+        "cfg_scale": generation.cfg_scale,
+        "seed": seed,
+        "images": generation.image_count,
+    }
+    # The endpoint only if the team still has it; otherwise the form's default.
+    if any(e.pk == generation.endpoint_id for e in endpoints):
+        everything["endpoint"] = generation.endpoint_id
+    if mode == "remix":
+        everything["seed"] = -1
+    return everything
+
+
+# --- the history filters (the rules themselves live in history.parse_history_query) -----------
+class HistoryFilterForm(forms.Form):
+    """Renders the filters with their values and errors; `history.parse_history_query` decides
+    what is valid, so the page, the API and this form never disagree."""
+
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Words of the prompt…", "autocomplete": "off"}
+        ),
+    )
+    user = forms.CharField(required=False, label="Member", widget=forms.Select)
+    model = forms.CharField(
+        required=False,
+        widget=forms.TextInput(attrs={"list": "filter-models", "autocomplete": "off"}),
+    )
+    status = forms.CharField(required=False, widget=forms.Select)
+    endpoint = forms.CharField(required=False, widget=forms.Select)
+    tag = forms.CharField(
+        required=False, widget=forms.TextInput(attrs={"list": "tag-options", "autocomplete": "off"})
+    )
+    starred = forms.CharField(
+        required=False,
+        label="Starred only",
+        widget=forms.CheckboxInput,
+    )
+    # "from" and "to" are Python keywords: declared below, under their GET names.
+
+    def __init__(self, data, *, members=(), endpoints=(), statuses=(), models=()):
+        super().__init__(data)
+        self.fields["user"].widget.choices = [("", "Anyone")] + [
+            (m.user.get_username(), m.user.get_username()) for m in members
+        ]
+        self.fields["status"].widget.choices = [("", "Any status"), *statuses]
+        self.fields["endpoint"].widget.choices = [("", "Any endpoint")] + [
+            (str(e.pk), e.name) for e in endpoints
+        ]
+        self.known_models = list(models)
+        self.query = None
+
+    def clean(self):
+        try:
+            self.query = parse_history_query(self.data)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+        return self.cleaned_data
+
+    @property
+    def active_count(self) -> int:
+        return len(self.query.as_params()) if self.query else 0
+
+
+HistoryFilterForm.base_fields["from"] = forms.CharField(
+    required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+)
+HistoryFilterForm.base_fields["to"] = forms.CharField(
+    required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+)

@@ -107,6 +107,17 @@ class Generation(models.Model):
         indexes = [
             models.Index(fields=["team", "-id"], name="generation_team_recent"),
             models.Index(fields=["status", "last_checked_at"], name="generation_status_checked"),
+            # History filters: each walks its own index newest first and stops after a page.
+            models.Index(
+                fields=["team", "-id"],
+                condition=models.Q(starred=True),
+                name="generation_team_starred",
+            ),
+            models.Index(fields=["team", "user", "-id"], name="generation_team_user"),
+            models.Index(fields=["team", "model", "-id"], name="generation_team_model"),
+            models.Index(fields=["team", "status", "-id"], name="generation_team_status"),
+            models.Index(fields=["team", "endpoint", "-id"], name="generation_team_endpoint"),
+            models.Index(fields=["team", "created_at"], name="generation_team_created"),
         ]
 
     def __str__(self) -> str:

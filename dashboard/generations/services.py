@@ -26,6 +26,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from dashboard.accounts.models import Membership
 from dashboard.celery import app as celery_app
 from dashboard.errors import Conflict
+from dashboard.fleet.budgets import check_budget_for_new_generation, estimate_generation_cost
 from dashboard.fleet.models import RunPodEndpoint
 from dashboard.fleet.runpod_client import (
     RunPodAuthError,
@@ -55,14 +56,14 @@ from dashboard.generations.models import (
     GeneratedImage,
     Generation,
     Status,
+    Tag,
 )
+from dashboard.generations.tag_names import clean_tag_name
 
 logger = logging.getLogger(__name__)
 
 SUBMIT_TASK = "generations.submit"
 POLL_TASK = "generations.poll"
-# A /run call never takes this long; a claim older than this belongs to a task that died.
-SUBMIT_CLAIM_SECONDS = 120
 # RunPod job states (runpod.md §1.4) → ours. IN_QUEUE/IN_PROGRESS are handled separately.
 FINAL_RUNPOD_STATES = {
     "COMPLETED": Status.SUCCEEDED,
@@ -165,6 +166,8 @@ def generation_create(
     except ContractError as exc:
         raise ValidationError(validation.contract_errors(str(exc))) from None
     with transaction.atomic():
+        # Locks the team's budget row until commit: concurrent submissions cannot overspend.
+        check_budget_for_new_generation(team, estimate_generation_cost(resolved, cleaned).cost)
         generation.save()
         _enqueue_on_commit(SUBMIT_TASK, generation.pk)
     return generation
@@ -180,7 +183,7 @@ def _webhook_url(generation: Generation) -> str | None:
 
 def _claim_for_submit(generation_id: int) -> bool:
     now = timezone.now()
-    stale = now - timedelta(seconds=SUBMIT_CLAIM_SECONDS)
+    stale = now - timedelta(seconds=settings.GENERATION_SUBMIT_CLAIM_SECONDS)
     claimed = (
         Generation.objects.filter(pk=generation_id, status=Status.QUEUED, runpod_job_id="")
         .filter(Q(submit_claimed_at__isnull=True) | Q(submit_claimed_at__lt=stale))
@@ -338,12 +341,8 @@ def apply_job_status(*, generation_id: int, job: dict, source: str = "poll") -> 
         elif state == "CANCELLED":
             _finish(generation, Status.CANCELLED)
         elif state == "TIMED_OUT":
-            _finish(
-                generation,
-                Status.TIMED_OUT,
-                "RunPod timed the job out: no worker took it in time, or it ran past its "
-                "execution timeout.",
-            )
+            last_report = progress_of(job.get("output"))[0] or generation.progress
+            _finish(generation, Status.TIMED_OUT, _timed_out_text(last_report))
         if generation.is_final:
             generation.cost = (
                 generation.endpoint.cost_of(generation.execution_ms)
@@ -352,6 +351,19 @@ def apply_job_status(*, generation_id: int, job: dict, source: str = "poll") -> 
             )
         generation.save()
     return generation
+
+
+def _timed_out_text(last_report: dict) -> str:
+    """Why RunPod gave up, with what the worker last said it was doing (e.g. waiting for a
+    backend that never came up): a bare "timed out" tells nobody what to fix."""
+    text = (
+        "RunPod timed the job out: no worker took it in time, or it ran past its "
+        "execution timeout."
+    )
+    stage, message = last_report.get("stage"), last_report.get("message")
+    if stage:
+        text += f" The worker's last report: {stage}" + (f" ({message})." if message else ".")
+    return text
 
 
 def _complete(generation: Generation, output: Any) -> None:
@@ -434,17 +446,31 @@ def _store_image(generation: Generation, index: int, item: ImageOutput, prepared
         seed=item.seed,
         metadata=item.metadata or prepared.embedded_metadata,
     )
-    image.file.save(f"{index}.{prepared.extension}", ContentFile(prepared.content), save=False)
-    image.thumbnail.save(f"{index}-thumb.webp", ContentFile(prepared.thumbnail), save=False)
+    _save_file(image.file, image, f"{index}.{prepared.extension}", prepared.content)
+    _save_file(image.thumbnail, image, f"{index}-thumb.webp", prepared.thumbnail)
     try:
         with transaction.atomic():
             image.save()
     except IntegrityError:
         # Stored meanwhile by a concurrent ingester (SQLite has no row locks): keep theirs.
-        image.file.delete(save=False)
-        image.thumbnail.delete(save=False)
+        kept = GeneratedImage.objects.filter(generation=generation, index=index)
+        kept_names = set(kept.values_list("file", "thumbnail").first() or ())
+        for field_file in (image.file, image.thumbnail):
+            if field_file.name not in kept_names:
+                field_file.delete(save=False)
         return 0
     return 1
+
+
+def _save_file(field_file, image: GeneratedImage, name: str, content: bytes) -> None:
+    """Store under the image's own name. Files are written before their row commits, so a worker
+    killed in between leaves a file no row points at; no row holds this index yet (we hold the
+    generation's lock), so a file at that name is such a leftover and is replaced, not kept beside
+    a second copy under another name."""
+    target = field_file.field.generate_filename(image, name)
+    if field_file.storage.exists(target):
+        field_file.storage.delete(target)
+    field_file.save(name, ContentFile(content), save=False)
 
 
 # --- polling -------------------------------------------------------------------------------------
@@ -561,13 +587,147 @@ def generation_retry(*, generation: Generation, user) -> Generation:
 
 def generation_delete(*, generation: Generation, user) -> None:
     """Delete a finished generation and its image files."""
-    _require_actor(generation, user)
-    if generation.status in ACTIVE_STATUSES:
-        raise Conflict("The generation is still running; cancel it first.")
-    files = [f for image in generation.images.all() for f in (image.file, image.thumbnail) if f]
-    generation.delete()
+    generations_delete(generations=[generation], user=user)
+
+
+# --- curation: stars, tags, bulk delete ----------------------------------------------------------
+MAX_TAGS_PER_CALL = 20
+
+
+def _curated_team(generations, user) -> tuple[list[Generation], Membership | None]:
+    """The generations and the user's membership of their one team.
+
+    Generations of a team the user is not in, or of several teams at once, do not exist for
+    this user: nothing acts across teams.
+    """
+    generations = list(generations)
+    if not generations:
+        return [], None
+    team_ids = {generation.team_id for generation in generations}
+    membership = (
+        Membership.objects.filter(team_id=team_ids.pop(), user=user).first()
+        if len(team_ids) == 1
+        else None
+    )
+    if membership is None:
+        raise Generation.DoesNotExist("No such generation.")
+    return generations, membership
+
+
+def _require_curator(generations, user) -> list[Generation]:
+    generations, membership = _curated_team(generations, user)
+    if membership is not None and not membership.can_generate:
+        raise PermissionDenied("Viewers cannot change the history; ask a team admin for access.")
+    return generations
+
+
+def generations_set_starred(*, generations, user, starred: bool) -> int:
+    """Star or unstar generations of one team; returns how many rows were updated."""
+    generations = _require_curator(generations, user)
+    if not generations:
+        return 0
+    ids = [generation.pk for generation in generations]
+    return Generation.objects.filter(pk__in=ids).update(starred=bool(starred))
+
+
+def _clean_tag_names(names: Any) -> list[str]:
+    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
+        raise ValidationError({"tags": "Give at least one tag name."})
+    if len(names) > MAX_TAGS_PER_CALL:
+        raise ValidationError({"tags": f"Add at most {MAX_TAGS_PER_CALL} tags at once."})
+    cleaned: dict[str, str] = {}
+    for name in names:
+        try:
+            name = clean_tag_name(name)
+        except ValueError as exc:
+            raise ValidationError({"tags": str(exc)}) from None
+        cleaned.setdefault(name.casefold(), name)
+    return list(cleaned.values())
+
+
+def _team_tags(team_id: int, names: list[str]) -> list[Tag]:
+    """The team's tags with these names (ignoring case), creating the missing ones."""
+    same_name = Q()
+    for name in names:
+        same_name |= Q(name__iexact=name)
+    # ignore_conflicts: a tag created meanwhile by someone else is simply the one we use.
+    Tag.objects.bulk_create(
+        [Tag(team_id=team_id, name=name) for name in names], ignore_conflicts=True
+    )
+    found = {tag.name.casefold(): tag for tag in Tag.objects.filter(same_name, team_id=team_id)}
+    return [found[name.casefold()] for name in names if name.casefold() in found]
+
+
+def generations_add_tags(*, generations, names: list[str], user) -> list[Tag]:
+    """Tag generations of one team, creating the team's missing tags; returns the tags."""
+    cleaned = _clean_tag_names(names)
+    generations = _require_curator(generations, user)
+    if not generations:
+        return []
+    with transaction.atomic():
+        tags = _team_tags(generations[0].team_id, cleaned)
+        through = Generation.tags.through
+        through.objects.bulk_create(
+            [
+                through(generation_id=generation.pk, tag_id=tag.pk)
+                for generation in generations
+                for tag in tags
+            ],
+            ignore_conflicts=True,
+        )
+    return tags
+
+
+def generations_remove_tag(*, generations, name: str, user) -> int:
+    """Untag generations of one team; returns how many lost the tag (0 if no such tag)."""
+    cleaned = _clean_tag_names([name])[0]
+    generations = _require_curator(generations, user)
+    if not generations:
+        return 0
+    deleted, _ = Generation.tags.through.objects.filter(
+        generation_id__in=[generation.pk for generation in generations],
+        tag__team_id=generations[0].team_id,
+        tag__name__iexact=cleaned,
+    ).delete()
+    return deleted
+
+
+def generations_delete(*, generations, user) -> int:
+    """Delete finished generations of one team with their image files; returns how many.
+
+    Members delete their own, owners and admins any. Checks every generation before deleting
+    any: a running one is a Conflict (cancel it first), nothing is deleted.
+    """
+    generations, membership = _curated_team(generations, user)
+    if membership is None:
+        return 0
+    if not membership.can_generate:
+        raise PermissionDenied("Viewers cannot change generations.")
+    if not membership.can_manage and any(g.user_id != user.pk for g in generations):
+        raise PermissionDenied("Only its author or a team admin can do that.")
+    running = sum(1 for generation in generations if generation.status in ACTIVE_STATUSES)
+    if running:
+        raise Conflict(
+            "The generation is still running; cancel it first."
+            if len(generations) == 1
+            else f"{running} of the selected generations are still running; cancel them first."
+        )
+    ids = [generation.pk for generation in generations]
+    with transaction.atomic():
+        files = [
+            field_file
+            for image in GeneratedImage.objects.filter(generation_id__in=ids)
+            for field_file in (image.file, image.thumbnail)
+            if field_file
+        ]
+        Generation.objects.filter(pk__in=ids).delete()
+    # Files go once their rows are gone: a failed delete leaves rows pointing at real files.
     for field_file in files:
-        field_file.storage.delete(field_file.name)
+        try:
+            field_file.storage.delete(field_file.name)
+        except Exception:  # each storage backend raises its own errors (OSError, botocore's)
+            logger.warning("could not delete stored file %s", field_file.name, exc_info=True)
+    return len(ids)
 
 
 # --- the reconciler ------------------------------------------------------------------------------
@@ -576,7 +736,7 @@ def reconcile_generations() -> dict[str, int]:
     restarts, a Redis that lost its queue). Safe to run any time."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.GENERATION_STALE_SECONDS)
-    claim_expired = now - timedelta(seconds=SUBMIT_CLAIM_SECONDS)
+    claim_expired = now - timedelta(seconds=settings.GENERATION_SUBMIT_CLAIM_SECONDS)
     unsubmitted = Generation.objects.filter(
         status=Status.QUEUED, runpod_job_id="", created_at__lt=stale
     ).filter(Q(submit_claimed_at__isnull=True) | Q(submit_claimed_at__lt=claim_expired))

@@ -219,11 +219,14 @@ class WorkerPool:
 
     def let_go(self, worker: Worker, job_id: str | None = None) -> None:
         """The worker is done with a job we had stopped (or, without an id, with all of them)."""
+        was_busy = worker.busy
         if job_id is None:
             worker.draining.clear()
         else:
             worker.draining.pop(job_id, None)
-        if not worker.busy:
+        # Idle from now only if this freed it: a worker that polls with nothing to let go stays
+        # idle since it last was, so the idle timeout can scale it down.
+        if was_busy and not worker.busy:
             worker.idle_since = time.monotonic()
 
     def due_stop_signals(self, worker: Worker, now: float) -> tuple[list[str], float | None]:

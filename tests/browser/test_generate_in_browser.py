@@ -7,28 +7,24 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.factories import PASSWORD
-
 pytestmark = pytest.mark.slow
 
 
 def test_sign_in_generate_watch_progress_and_see_the_image(
-    page: Page, live_server, team_on_cloud, start_celery
+    page: Page, live_server, team_on_cloud, start_celery, sign_in, save_screenshot
 ):
     start_celery(PUBLIC_BASE_URL=live_server.url)
     user = team_on_cloud["member"].user
 
     page.goto(f"{live_server.url}/")
     expect(page).to_have_url(re.compile(r"/accounts/sign-in/"))
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Generate")).to_be_visible()
+    sign_in(page, user)
 
     page.get_by_label("Prompt", exact=True).fill("a red fox in the snow, watercolor")
     page.get_by_label("Width").fill("512")
     page.get_by_label("Height").fill("512")
     page.get_by_label("Steps").fill("12")
+    save_screenshot(page, "generate-1-form")
     page.get_by_role("button", name="Generate").click()
 
     card = page.locator(".progress-card")
@@ -38,6 +34,7 @@ def test_sign_in_generate_watch_progress_and_see_the_image(
         re.compile(r"Queued|Waiting for a worker|Starting worker|Sampling \d+%|Saving")
     )
     expect(card.locator(".elapsed")).to_have_text(re.compile(r"\d+\.\d s"))
+    save_screenshot(page, "generate-2-progress")
     expect(card).to_have_attribute("data-status", "succeeded", timeout=60_000)
     thumbnail = card.locator(".thumbs img")
     expect(thumbnail).to_have_count(1)
@@ -49,4 +46,7 @@ def test_sign_in_generate_watch_progress_and_see_the_image(
     page.wait_for_function(
         "img => img.complete && img.naturalWidth === 512", arg=image.element_handle()
     )
-    expect(page.locator("dl.params")).to_contain_text("a red fox in the snow, watercolor")
+    # The detail page may show several parameter lists (prompt, job); one holds the prompt.
+    prompt_params = page.locator("dl.params").filter(has_text="a red fox in the snow, watercolor")
+    expect(prompt_params).to_have_count(1)
+    save_screenshot(page, "generate-3-detail")

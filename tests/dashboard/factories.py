@@ -105,3 +105,46 @@ def inline_output(*images: bytes, seed: int = 42) -> dict:
         "parameters": {},
         "elapsed_seconds": 1.5,
     }
+
+
+def make_stored_generation(
+    membership: Membership, endpoint: RunPodEndpoint, *images: bytes, **fields
+) -> Generation:
+    """A succeeded generation whose images (PNG bytes, default one) are in media storage."""
+    from dashboard.generations.models import Status
+    from dashboard.generations.services import ingest_outputs
+
+    images = images or (png_bytes(),)
+    generation = make_generation(
+        membership, endpoint, status=Status.SUCCEEDED, image_count=len(images), **fields
+    )
+    ingest_outputs(generation=generation, output=inline_output(*images, seed=generation.seed))
+    return generation
+
+
+def make_finished_generation(
+    membership, endpoint, *, images: int = 1, seed: int = 42, **fields
+) -> Generation:
+    """A generation that succeeded with `images` real PNGs stored (through the real ingest)."""
+    from dashboard.generations.models import Status
+    from dashboard.generations.services import apply_job_status
+
+    generation = make_generation(
+        membership,
+        endpoint,
+        status=Status.SUBMITTED,
+        runpod_job_id=f"job-{seed}",
+        image_count=images,
+        seed=seed,
+        **fields,
+    )
+    colours = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30)]
+    # Asked for -1, the worker reports the random seeds it picked.
+    output = inline_output(
+        *(png_bytes(color=colours[i % 4]) for i in range(images)),
+        seed=seed if seed >= 0 else 918_273_645,
+    )
+    return apply_job_status(
+        generation_id=generation.pk,
+        job={"id": f"job-{seed}", "status": "COMPLETED", "output": output, "executionTime": 1500},
+    )

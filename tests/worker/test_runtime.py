@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import re
+import uuid
 
+import requests
+
+from tests.support.processes import wait_until
 from tests.worker.conftest import worker_config
 from worker.runtime import Runtime
 
 
+def api_calls(swarmui, route: str) -> int:
+    """Calls of `route` so far. The emulator writes its access log just after answering, so a
+    marker request is sent and awaited first: once its line is there, earlier ones are too."""
+    marker = f"/marker-{uuid.uuid4().hex}"
+    requests.get(swarmui.base_url + marker, timeout=5)
+    wait_until(lambda: marker in swarmui.log(), timeout=5, what="the emulator's access log")
+    return len(re.findall(rf"POST /API/{route}\b", swarmui.log()))
+
+
 def set_api_key_calls(swarmui) -> int:
-    return len(re.findall(r"POST /API/SetAPIKey", swarmui.log()))
+    return api_calls(swarmui, "SetAPIKey")
 
 
 def test_download_tokens_are_handed_to_swarmui_once_per_host(swarmui):
@@ -36,4 +49,4 @@ def test_parameter_ids_come_from_list_t2i_params_once(swarmui):
     ids = runtime.known_param_ids()
     assert {"prompt", "cfgscale", "sampler"} <= ids
     assert runtime.known_param_ids() is ids
-    assert len(re.findall(r"POST /API/ListT2IParams", swarmui.log())) == 1
+    assert api_calls(swarmui, "ListT2IParams") == 1

@@ -20,6 +20,7 @@ RUNNERS: dict[str, ActionRunner] = {
     "download_model": download.run,
     "edit_model_metadata": models.edit_model_metadata,
     "delete_model": models.delete_model,
+    "rename_model": models.rename_model,
     "keep_alive": keep_alive.run,
     "warmup": warmup.run,
     "health": health.run,

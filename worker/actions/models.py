@@ -1,9 +1,11 @@
-"""`list_models`, `describe_model`, `edit_model_metadata`, `delete_model` (swarmui-api.md §4)."""
+"""`list_models`, `describe_model`, `edit_model_metadata`, `delete_model`, `rename_model`
+(swarmui-api.md §4)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from worker.actions.download import clean_model_name, strip_extension
 from worker.contract import (
     DeleteModelInput,
     DeleteModelOutput,
@@ -13,6 +15,8 @@ from worker.contract import (
     EditModelMetadataOutput,
     ListModelsInput,
     ListModelsOutput,
+    RenameModelInput,
+    RenameModelOutput,
 )
 from worker.runtime import ActionError, JobContext
 from worker.swarmui_client import SwarmUIError
@@ -65,6 +69,20 @@ def delete_model(ctx: JobContext, request: DeleteModelInput) -> DeleteModelOutpu
     name = str(current.get("name") or request.model_name)
     ctx.client.delete_model(name, request.subtype)
     return DeleteModelOutput(model_name=name, deleted=True)
+
+
+def rename_model(ctx: JobContext, request: RenameModelInput) -> RenameModelOutput:
+    """RenameModel keeps the extension and applies SwarmUI's name rules to the new name (§4.5)."""
+    # SwarmUI drops what follows the last dot, cleans the rest like a download name (spaces to
+    # `_`, dots dropped) and keeps the old extension: predict that, so the caller can find it.
+    wanted = request.new_name.rsplit(".", 1)[0] if "." in request.new_name else request.new_name
+    cleaned = clean_model_name(wanted, field="new_name")
+    ctx.wait_for_swarmui("rename_model", need_backend=False)
+    current = _describe(ctx, request.model_name, request.subtype)
+    name = str(current.get("name") or request.model_name)
+    ctx.client.rename_model(name, request.new_name, request.subtype)
+    extension = name[len(strip_extension(name)) :]
+    return RenameModelOutput(model_name=name, new_model_name=f"{cleaned}{extension}")
 
 
 def current_metadata(model: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dashboard.accounts.models import Role
 from tests.dashboard import factories
 from tests.dashboard.stack import start_stack
 
@@ -22,3 +23,14 @@ def cloud(tmp_path_factory):
 def cloud_endpoint(cloud, team):
     cloud.reset()
     return factories.make_endpoint(team, name="emulated", api_base_url=cloud.api_base)
+
+
+@pytest.fixture
+def rival(db):
+    """The owner of another team: whatever they try on this team's history finds nothing."""
+    return factories.make_member(factories.make_team("Rivals"), Role.OWNER)
+
+
+@pytest.fixture
+def rival_endpoint(rival):
+    return factories.make_endpoint(rival.team, name="rival-main")

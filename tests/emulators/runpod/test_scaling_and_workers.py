@@ -70,6 +70,21 @@ def test_idle_worker_is_stopped_after_the_idle_timeout(start_api):
 
 
 @pytest.mark.slow
+def test_idle_timeout_longer_than_a_job_poll_still_stops_the_worker(start_api):
+    # An idle worker keeps polling for jobs (each poll waits up to ~5 s); a poll with nothing to
+    # hand back must not count as activity, or RunPod's default idle timeout of 5 s never fires.
+    api = start_api("--workers-min", "0", "--idle-timeout", "6", "--cold-start", "0")
+    api.run_to_end({"echo": "only job"})
+
+    eventually(
+        api.workers,
+        lambda listing: listing["workers"] == [],
+        what="the idle worker to go away after --idle-timeout 6",
+        timeout=30,
+    )
+
+
+@pytest.mark.slow
 def test_killed_busy_worker_fails_its_job_and_a_replacement_serves_the_next(start_api):
     api = start_api(*ONE_WARM_WORKER)
     killed_worker = api.run_to_end({"echo": "warm"})["workerId"]

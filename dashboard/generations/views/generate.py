@@ -1,0 +1,171 @@
+"""Pages of one generation: the generate form (with re-use), detail, progress, cancel, retry,
+re-run on another endpoint."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from dashboard.accounts.selectors import current_membership
+from dashboard.errors import Conflict
+from dashboard.fleet.runpod_client import RunPodError
+from dashboard.fleet.selectors import endpoints_for_team
+from dashboard.generations import selectors, services
+from dashboard.generations.forms import (
+    REUSE_MODES,
+    GenerationForm,
+    actual_seed,
+    reuse_initial,
+)
+from dashboard.generations.models import (
+    Generation,
+)
+from dashboard.generations.views.common import MAX_ID, first_error, visible_generation
+
+
+# --- generate ------------------------------------------------------------------------------------
+def _reuse(request: HttpRequest, team, endpoints) -> tuple[dict, str, str]:
+    """(initial values, note, error) for `/?reuse=<generation id>&mode=…[&image=<id>]`."""
+    reference, mode = request.GET.get("reuse", ""), request.GET.get("mode", "all")
+    generation = None
+    if reference.isascii() and reference.isdigit() and int(reference) <= MAX_ID:
+        generation = selectors.generations_for_team(team).filter(pk=int(reference)).first()
+    if generation is None:
+        return {}, "", "That generation is not in your team's history; the form starts afresh."
+    image = None
+    image_ref = request.GET.get("image", "")
+    if image_ref.isascii() and image_ref.isdigit():
+        image = next((i for i in generation.images.all() if i.pk == int(image_ref)), None)
+    try:
+        initial = reuse_initial(generation, mode, image=image, endpoints=endpoints)
+    except ValueError as exc:
+        return {}, "", str(exc)
+    return initial, f"{REUSE_MODES[mode]} of generation #{generation.pk}.", ""
+
+
+@login_required
+def generate(request: HttpRequest) -> HttpResponse:
+    membership = current_membership(request)
+    if membership is None:
+        return render(request, "generations/no_team.html")
+    endpoints = list(endpoints_for_team(membership.team))
+    initial, reuse_note, reuse_error = {}, "", ""
+    if request.method == "GET" and "reuse" in request.GET:
+        initial, reuse_note, reuse_error = _reuse(request, membership.team, endpoints)
+    form = GenerationForm(request.POST or None, endpoints=endpoints, initial=initial)
+    generation = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            generation = services.generation_create(
+                team=membership.team,
+                user=request.user,
+                extra_params=None,
+                **form.cleaned_data,
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+    recent = selectors.generations_for_team(membership.team)[:6]
+    context = {
+        "form": form,
+        "generation": generation,
+        "endpoints": endpoints,
+        "recent": recent,
+        "reuse_note": reuse_note,
+        "reuse_error": reuse_error,
+    }
+    if request.htmx:
+        return render(request, "generations/_generate_result.html", context)
+    return render(request, "generations/generate.html", context)
+
+
+# --- one generation ------------------------------------------------------------------------------
+def detail_context(request: HttpRequest, generation: Generation, **extra) -> dict:
+    other_endpoints = [
+        e for e in endpoints_for_team(generation.team) if e.pk != generation.endpoint_id
+    ]
+    return {
+        "generation": generation,
+        "other_endpoints": other_endpoints,
+        "tag_options": selectors.tags_for_team(generation.team),
+        "reuse_modes": REUSE_MODES,
+        "parameters_id": f"parameters-{generation.pk}",
+        **extra,
+    }
+
+
+@login_required
+def detail(request: HttpRequest, generation_id: int) -> HttpResponse:
+    generation = visible_generation(request, generation_id)
+    return render(request, "generations/detail.html", detail_context(request, generation))
+
+
+@login_required
+def progress(request: HttpRequest, generation_id: int) -> HttpResponse:
+    generation = visible_generation(request, generation_id)
+    return render(request, "generations/_progress.html", {"generation": generation})
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, generation_id: int) -> HttpResponse:
+    generation = visible_generation(request, generation_id)
+    error = ""
+    try:
+        generation = services.generation_cancel(generation=generation, user=request.user)
+    except (Conflict, PermissionDenied, RunPodError) as exc:
+        error = str(exc)
+    if request.htmx:
+        generation = visible_generation(request, generation_id)
+        return render(
+            request, "generations/_progress.html", {"generation": generation, "error": error}
+        )
+    return redirect("generations:detail", generation_id)
+
+
+def detail_error(request, generation, exc: Exception, status: int) -> HttpResponse:
+    text = first_error(exc) if isinstance(exc, ValidationError) else str(exc)
+    context = detail_context(request, generation, error=text)
+    return render(request, "generations/detail.html", context, status=status)
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, generation_id: int) -> HttpResponse:
+    generation = visible_generation(request, generation_id)
+    try:
+        new = services.generation_retry(generation=generation, user=request.user)
+    except (Conflict, PermissionDenied, ValidationError) as exc:
+        return detail_error(request, generation, exc, 409 if isinstance(exc, Conflict) else 403)
+    return redirect("generations:detail", new.pk)
+
+
+@login_required
+@require_POST
+def rerun(request: HttpRequest, generation_id: int) -> HttpResponse:
+    """The same parameters on another of the team's endpoints: a new generation."""
+    generation = visible_generation(request, generation_id)
+    extra = generation.extra_params
+    parameters = {k: v for k, v in generation.parameters().items() if k not in extra}
+    # The seed the worker really used, so the two endpoints' results are comparable.
+    parameters["seed"] = actual_seed(generation)
+    try:
+        new = services.generation_create(
+            team=generation.team,
+            user=request.user,
+            endpoint=request.POST.get("endpoint") or "",
+            extra_params=extra,
+            **parameters,
+        )
+    except PermissionDenied as exc:
+        return detail_error(request, generation, exc, 403)
+    except ValidationError as exc:
+        return detail_error(request, generation, exc, 400)
+    return redirect("generations:detail", new.pk)
