@@ -35,9 +35,10 @@ format: install
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-## Run every benchmark in tests/benchmarks/ (each prints one JSON line last).
+## Run every benchmark in tests/benchmarks/: one table (stderr) and one JSON document (stdout).
+## `make bench BENCH_ARGS=--quick` for smaller runs.
 bench: install
-	@for b in tests/benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) tests/benchmarks/run_all.py $(BENCH_ARGS)
 
 ## Only the two emulators, on their standard ports (SwarmUI 7801, RunPod 8900).
 emulators: install

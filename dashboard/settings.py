@@ -234,7 +234,7 @@ GENERATION_POLL_SCHEDULE = [
 ]
 GENERATION_SUBMIT_MAX_ATTEMPTS = envint("GENERATION_SUBMIT_MAX_ATTEMPTS", 5)
 # A task submitting a generation holds it this long; an older claim belongs to a task that died
-# (keep it above the longest /run: RUNPOD_TIMEOUT_SECONDS × (RUNPOD_RETRIES + 1) plus backoff).
+# (keep it above the longest /run: RUNPOD_TIMEOUT_SECONDS * (RUNPOD_RETRIES + 1) plus backoff).
 GENERATION_SUBMIT_CLAIM_SECONDS = envint("GENERATION_SUBMIT_CLAIM_SECONDS", 120)
 # The reconciler re-drives generations that nothing has looked at for this long.
 GENERATION_STALE_SECONDS = envint("GENERATION_STALE_SECONDS", 60)
@@ -257,6 +257,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    # django-axes says INFO about every sign-in; its warnings (failures, lockouts) are the news.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # --- security: HTTPS, cookies and headers (production values: docs/deployment.md) ---------------

@@ -96,7 +96,7 @@ class AuditFilters(Schema):
     action: str | None = Field(None, max_length=40)
     outcome: str | None = Field(None, max_length=20)
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 def _admin(request: HttpRequest) -> Membership:

@@ -13,7 +13,7 @@ import io
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -281,6 +281,41 @@ def _apply_folder(ctx: _Run, side_files: SideFileReader, listing: FolderListing)
     """Compare one folder's listing with its rows: add, update what changed, mark the rest
     missing (only when the folder was listed completely). The side files that changed are read
     concurrently, ahead of the model they belong to; the rows are written in bulk."""
+    now = timezone.now()
+    seen, unseen = _compare_with_rows(ctx, listing, now)
+    new_rows: list[ModelFile] = []
+    changed_rows: list[ModelFile] = []
+    changed_fields: set[str] = set()
+    for item, fetched in side_files.read_ahead(seen, _side_files_to_read):
+        row, changed = item.row, item.changed
+        changed |= _apply_side_files(ctx, row, item.metadata, item.preview, fetched)
+        if item.fresh:
+            row.last_seen_at = now
+            new_rows.append(row)
+        elif changed:
+            row.last_seen_at = now
+            changed_rows.append(row)
+            changed_fields |= changed | {"last_seen_at"}
+        else:
+            ctx.run.unchanged += 1
+    vanished = [row.pk for row in unseen if row.missing_since is None]
+    with transaction.atomic():
+        ModelFile.objects.bulk_create(new_rows)
+        if changed_rows:
+            ModelFile.objects.bulk_update(changed_rows, sorted(changed_fields))
+        if vanished and listing.complete:
+            ModelFile.objects.filter(pk__in=vanished).update(missing_since=now)
+    ctx.run.added += len(new_rows)
+    ctx.run.changed += len(changed_rows)
+    ctx.run.missing += len(vanished) if listing.complete else 0
+    ctx.report(f"Read {listing.prefix}: {len(seen)} models.")
+
+
+def _compare_with_rows(
+    ctx: _Run, listing: FolderListing, now: datetime
+) -> tuple[list[_Seen], list[ModelFile]]:
+    """The folder's models with their rows (new ones unsaved), listing values set on them; and
+    the folder's rows that the listing no longer has."""
     endpoint = ctx.endpoint
     side_objects: dict[str, VolumeObject] = {}
     found: list[tuple[inventory.ModelKey, VolumeObject]] = []
@@ -299,7 +334,6 @@ def _apply_folder(ctx: _Run, side_files: SideFileReader, listing: FolderListing)
     if new_paths:  # a row may exist under another folder value (written before this field was)
         adopted = ModelFile.objects.filter(endpoint=endpoint, path__in=new_paths).order_by()
         existing.update({row.path: row for row in adopted})
-    now = timezone.now()
     seen: list[_Seen] = []
     for model, obj in found:
         row = existing.pop(obj.key, None)
@@ -322,32 +356,7 @@ def _apply_folder(ctx: _Run, side_files: SideFileReader, listing: FolderListing)
             (side_objects[k] for k in inventory.preview_keys(obj.key) if k in side_objects), None
         )
         seen.append(_Seen(row, fresh, changed, metadata, preview))
-    new_rows: list[ModelFile] = []
-    changed_rows: list[ModelFile] = []
-    changed_fields: set[str] = set()
-    for item, fetched in side_files.read_ahead(seen, _side_files_to_read):
-        row, changed = item.row, item.changed
-        changed |= _apply_side_files(ctx, row, item.metadata, item.preview, fetched)
-        if item.fresh:
-            row.last_seen_at = now
-            new_rows.append(row)
-        elif changed:
-            row.last_seen_at = now
-            changed_rows.append(row)
-            changed_fields |= changed | {"last_seen_at"}
-        else:
-            ctx.run.unchanged += 1
-    vanished = [row.pk for row in existing.values() if row.missing_since is None]
-    with transaction.atomic():
-        ModelFile.objects.bulk_create(new_rows)
-        if changed_rows:
-            ModelFile.objects.bulk_update(changed_rows, sorted(changed_fields))
-        if vanished and listing.complete:
-            ModelFile.objects.filter(pk__in=vanished).update(missing_since=now)
-    ctx.run.added += len(new_rows)
-    ctx.run.changed += len(changed_rows)
-    ctx.run.missing += len(vanished) if listing.complete else 0
-    ctx.report(f"Read {listing.prefix}: {len(found)} models.")
+    return seen, list(existing.values())
 
 
 def _set(row: ModelFile, **values: Any) -> set[str]:

@@ -18,14 +18,15 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from dashboard.catalogue import inventory
 from dashboard.fleet.volume import VolumeError, VolumeReader
 
 PAGE_SIZE = 1000  # RunPod does not document its page size; S3's default (§7)
 # Side files (`.swarm.json`, previews) read at once: each GET waits on the network far longer than
-# it costs us, and boto3 clients are thread-safe. Bounded so that RunPod's S3 is not flooded.
+# it costs us, and boto3 clients are thread-safe. Bounded so that RunPod's S3 is not flooded; with
+# the listing's own request, within botocore's default pool of 10 connections.
 SIDE_FILE_READERS = 8
 # How far reads may run ahead of their use: what a sync holds in memory beyond one folder's listing.
 READ_AHEAD_ITEMS = 4 * SIDE_FILE_READERS
@@ -164,7 +165,7 @@ class VolumeWalk:
         return FolderListing(prefix, objects, complete=False), subfolders
 
 
-class SideFileReader(Generic[T]):
+class SideFileReader:
     """Reads files of a volume in a bounded pool of threads (a boto3 client is thread-safe), ahead
     of their use: `read_ahead(items, files_of)` gives back each item in order with the bytes of its
     files, or the VolumeError reading one of them raised. Use it as a context manager."""
@@ -182,7 +183,7 @@ class SideFileReader(Generic[T]):
         self._ahead_items = ahead_items
         self._ahead_bytes = ahead_bytes
 
-    def __enter__(self) -> SideFileReader[T]:
+    def __enter__(self) -> SideFileReader:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -191,7 +192,7 @@ class SideFileReader(Generic[T]):
     def read_ahead(
         self, items: Iterable[T], files_of: Callable[[T], Iterable[VolumeObject]]
     ) -> Iterator[tuple[T, dict[str, bytes | VolumeError]]]:
-        window: deque[tuple[T, dict[str, Future], int]] = deque()
+        window: deque[tuple[T, dict[str, Future], int]] = deque()  # (item, its reads, bytes)
         pending_bytes = 0
         for item in items:
             files = list(files_of(item))
@@ -200,12 +201,17 @@ class SideFileReader(Generic[T]):
             window.append((item, futures, size))
             pending_bytes += size
             while len(window) > self._ahead_items or pending_bytes > self._ahead_bytes:
-                done, futures, size = window.popleft()
-                pending_bytes -= size
-                yield done, {key: future.result() for key, future in futures.items()}
+                pending_bytes -= window[0][2]
+                yield self._answer(window.popleft())
         while window:
-            done, futures, _ = window.popleft()
-            yield done, {key: future.result() for key, future in futures.items()}
+            yield self._answer(window.popleft())
+
+    @staticmethod
+    def _answer(
+        entry: tuple[T, dict[str, Future], int],
+    ) -> tuple[T, dict[str, bytes | VolumeError]]:
+        item, futures, _ = entry
+        return item, {key: future.result() for key, future in futures.items()}
 
     def _read(self, key: str) -> bytes | VolumeError:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
@@ -97,6 +98,8 @@ def update_endpoint(request: HttpRequest, endpoint_pk: int, payload: EndpointPat
 @router.post("/{endpoint_pk}/test", response=ConnectionOut)
 def test_connection(request: HttpRequest, endpoint_pk: int):
     membership = require_membership(request)
+    if not membership.can_manage:
+        raise PermissionDenied("Only the team's owners and admins test its endpoints.")
     endpoint = get_object_or_404(selectors.endpoints_for_team(membership.team), pk=endpoint_pk)
     report = services.endpoint_check_connection(endpoint=endpoint)
     return {"ok": report.ok, "message": report.message, "health": report.health}

@@ -317,8 +317,17 @@ def apply_job_status(*, generation_id: int, job: dict, source: str = "poll") -> 
         job_id = str(job.get("id") or "")
         now = timezone.now()
         generation.last_checked_at = now
-        if job_id and job_id != generation.runpod_job_id and state in FINAL_RUNPOD_STATES:
-            # The job of an earlier submission whose answer was lost: its result is ours too.
+        if job_id and job_id != generation.runpod_job_id:
+            # The job of an earlier submission whose answer was lost. Its images are ours too, and
+            # so is its end while we have no job of our own; otherwise it must not move us: a
+            # failed duplicate would fail a generation whose own job may still succeed, and a
+            # progress report would leave one with no job id in a state nothing ever revisits.
+            adoptable = state == "COMPLETED" or (
+                state in FINAL_RUNPOD_STATES and not generation.runpod_job_id
+            )
+            if not adoptable:
+                logger.info("generation %s: %s of job %s ignored", generation.pk, state, job_id)
+                return generation
             logger.info("generation %s: %s reports job %s", generation.pk, source, job_id)
             generation.runpod_job_id = job_id
         generation.delay_ms = _as_ms(job.get("delayTime")) or generation.delay_ms
@@ -357,8 +366,7 @@ def _timed_out_text(last_report: dict) -> str:
     """Why RunPod gave up, with what the worker last said it was doing (e.g. waiting for a
     backend that never came up): a bare "timed out" tells nobody what to fix."""
     text = (
-        "RunPod timed the job out: no worker took it in time, or it ran past its "
-        "execution timeout."
+        "RunPod timed the job out: no worker took it in time, or it ran past its execution timeout."
     )
     stage, message = last_report.get("stage"), last_report.get("message")
     if stage:

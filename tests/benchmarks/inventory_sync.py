@@ -21,9 +21,11 @@ reading each body and dropping it. First pass: every `.swarm.json` and preview i
 folder. Re-sync: only the side files this benchmark just edited or added. Both sides' requests are
 counted (botocore events on the shared default session) and the benchmark stops if the sync sent a
 different number of ListObjectsV2 or GetObject calls than its floor: the floor does the same work.
-Each measurement is --rounds interleaved pairs (floor, then sync); value and floor are medians.
-Note that moto scans the whole bucket on every listing, so each list call costs more on a bigger
-tree: on both sides alike.
+Each sync runs between two plain walks and its floor is their mean, so that a change of the
+machine's load during the measurement weighs on both sides; with --rounds N, value and floor are
+medians of N such measurements. Beside the wall-clock time, `cpu_s` is this process's CPU time
+(threads included) during the sync and `cpu_floor_s` during its floor. moto scans the whole bucket
+on every listing, so a list call costs more on a bigger tree: on both sides alike.
 
 Memory: peak RSS of this process (resource.getrusage maxrss: moto and the seeding run in other
 processes), and per sync its own peak (VmHWM, reset through /proc/self/clear_refs before each
@@ -44,6 +46,7 @@ import argparse
 import hashlib
 import io
 import json
+import logging
 import os
 import random
 import resource
@@ -607,13 +610,14 @@ def run(args, workdir: Path, cleanups: list) -> int:
     from django.test.utils import CaptureQueriesContext
 
     from dashboard.accounts.models import Team
-    from dashboard.catalogue import inventory, services
-    from dashboard.catalogue.models import ModelFile, SyncStatus
+    from dashboard.catalogue import inventory
+    from dashboard.catalogue.models import ModelFile
     from dashboard.catalogue.sync import SIDE_FILE_READERS
     from dashboard.fleet.models import RunPodEndpoint
     from tests.dashboard.broker import use_broker
 
     call_command("migrate", interactive=False, verbosity=0)
+    logging.getLogger("kombu").setLevel(logging.ERROR)  # "no hostname" for memory://: harmless
     use_broker("memory://")  # starting a sync enqueues a task; this benchmark runs its body
     team = Team.objects.create(name="Bench", slug="bench")
     client = s3_client(moto.base_url, SIDE_FILE_READERS)
@@ -633,54 +637,12 @@ def run(args, workdir: Path, cleanups: list) -> int:
         endpoint.save()
         return endpoint
 
-    def floor(wanted: Callable[[str], bool]) -> tuple[float, Memory, dict]:
-        counter.take()
-        with rss.step() as memory:
-            began = time.perf_counter()
-            plain_walk(client, bucket, wanted, workers=SIDE_FILE_READERS)
-            elapsed = time.perf_counter() - began
-        return elapsed, memory, counter.take()
-
-    def sync(endpoint: RunPodEndpoint) -> tuple[float, Memory, dict, object]:
-        run = services.catalogue_sync(endpoint, trigger="manual")
-        counter.take()
-        with rss.step() as memory:
-            began = time.perf_counter()
-            services.run_sync(sync_run_id=run.pk)
-            elapsed = time.perf_counter() - began
-        run.refresh_from_db()
-        if run.status != SyncStatus.SUCCEEDED or run.errors:
-            raise RuntimeError(f"the sync ended {run.status}: {run.errors}")
-        return elapsed, memory, counter.take(), run
-
-    def compare(label: str, floor_requests: dict, sync_requests: dict) -> None:
-        log(f"  requests: floor {floor_requests}, sync {sync_requests}")
-        if floor_requests != sync_requests:
-            raise RuntimeError(f"{label}: the sync and its floor sent different requests")
-
-    measured: dict[str, dict[str, list]] = {}
-
-    def record(name: str, floor_s: float, sync_s: float, floor_mem: Memory, sync_mem: Memory):
-        series = measured.setdefault(name, {"value": [], "floor": [], "memory": []})
-        series["value"].append(sync_s)
-        series["floor"].append(floor_s)
-        series["memory"].append((sync_mem, floor_mem))
-        log(
-            f"  {name}: sync {sync_s:.2f} s, floor {floor_s:.2f} s, ratio {sync_s / floor_s:.3f}; "
-            f"RSS peak {sync_mem.peak_mb:.0f} MB (+{sync_mem.growth_mb:.0f}), "
-            f"floor {floor_mem.peak_mb:.0f} MB (+{floor_mem.growth_mb:.0f})"
-        )
-
+    bench = Bench(client, bucket, counter, rss, workers=SIDE_FILE_READERS)
     endpoints = []
     for round_ in range(args.rounds):
         log(f"first sync, round {round_ + 1}/{args.rounds}")
-        floor_s, floor_mem, floor_requests = floor(inventory.is_side_file)
-        endpoint = new_endpoint(f"bench-{round_}")
-        sync_s, sync_mem, sync_requests, run = sync(endpoint)
-        compare("first sync", floor_requests, sync_requests)
-        log(f"  {run.progress}")
-        record("first_sync", floor_s, sync_s, floor_mem, sync_mem)
-        endpoints.append(endpoint)
+        endpoints.append(new_endpoint(f"bench-{round_}"))
+        bench.measure("first_sync", endpoints[-1], inventory.is_side_file)
     models = ModelFile.objects.filter(endpoint=endpoints[0]).count()
     with_preview = ModelFile.objects.filter(endpoint=endpoints[0]).exclude(preview="").count()
     log(f"  {models:,} models, {with_preview:,} with a preview")
@@ -693,75 +655,31 @@ def run(args, workdir: Path, cleanups: list) -> int:
             f"re-sync, round {round_ + 1}/{args.rounds}: {changes.objects} objects changed, "
             f"{len(changes.side_files)} side files to read"
         )
-        floor_s, floor_mem, floor_requests = floor(changes.side_files.__contains__)
-        sync_s, sync_mem, sync_requests, run = sync(endpoints[0])
-        compare("re-sync", floor_requests, sync_requests)
-        log(f"  {run.progress}")
-        record("resync_1pct_changed", floor_s, sync_s, floor_mem, sync_mem)
+        bench.measure("resync_1pct_changed", endpoints[0], changes.side_files.__contains__)
 
     log("re-sync of the unchanged tree")
-    floor_s, floor_mem, floor_requests = floor(lambda key: False)
     with CaptureQueriesContext(connection) as queries:
-        sync_s, sync_mem, sync_requests, run = sync(endpoints[0])
-    compare("unchanged re-sync", floor_requests, sync_requests)
+        run = bench.measure("resync_unchanged", endpoints[0], lambda key: False)
     writes = [
         query["sql"]
         for query in queries.captured_queries
         if query["sql"].startswith(("INSERT", "UPDATE", "DELETE"))
         and ("catalogue_modelfile" in query["sql"] or "catalogue_folderusage" in query["sql"])
     ]
-    log(f"  {run.progress}; {len(writes)} inventory writes")
-    record("resync_unchanged", floor_s, sync_s, floor_mem, sync_mem)
+    log(f"  {len(writes)} inventory writes; counts {(run.added, run.changed, run.missing)}")
 
-    results = []
-    for name, series in measured.items():
-        value, base = statistics.median(series["value"]), statistics.median(series["floor"])
-        results.append(
-            {
-                "name": name,
-                "value": round(value, 3),
-                "floor": round(base, 3),
-                "ratio": round(value / base, 3),
-                "target": TIME_TARGET if name != "resync_unchanged" else None,
-                "unit": "s",
-            }
-        )
-    for name, series in measured.items():
-        sync_mem = max((pair[0] for pair in series["memory"]), key=lambda m: m.peak_mb)
-        floor_mem = max((pair[1] for pair in series["memory"]), key=lambda m: m.peak_mb)
-        results.append(
-            {
-                "name": f"{name}/rss_growth",
-                "value": round(sync_mem.growth_mb, 1),
-                "floor": round(floor_mem.growth_mb, 1),
-                "ratio": round(sync_mem.growth_mb / floor_mem.growth_mb, 3)
-                if floor_mem.growth_mb > 0
-                else None,
-                "target": None,
-                "unit": "MB",
-            }
-        )
-    floor_peak = max(m[1].peak_mb for s in measured.values() for m in s["memory"])
-    results += [
+    results = bench.results()
+    results.append(
         {
-            "name": "resync_unchanged/inventory_rows_written",
-            "value": len(writes),
+            "name": "resync_unchanged/inventory_writes",
+            "value": len(writes) + run.added + run.changed + run.missing,
             "floor": 0,
             "ratio": None,
             "target": 0,
             "target_applies_to": "value",
-            "unit": "write statements",
-        },
-        {
-            "name": "peak_rss",
-            "value": round(rss.process_peak_mb, 1),
-            "floor": round(floor_peak, 1),
-            "ratio": round(rss.process_peak_mb / floor_peak, 3),
-            "target": RSS_TARGET_MB,
-            "target_applies_to": "value",
-            "unit": "MB",
-        },
-    ]
+            "unit": "rows",
+        }
+    )
     details = {
         "objects": args.objects,
         "models": models,
@@ -773,6 +691,126 @@ def run(args, workdir: Path, cleanups: list) -> int:
     }
     print(json.dumps({"benchmark": "inventory_sync", "results": results, "details": details}))
     return 0
+
+
+@dataclass
+class Timed:
+    seconds: float
+    cpu_seconds: float  # of this whole process, threads included
+    memory: Memory
+    requests: dict[str, int]
+
+
+@dataclass
+class Bench:
+    """Timed syncs, each between two plain walks that read what it reads (their mean is its
+    floor, so that a drift of the machine's load during the pair hits both sides alike)."""
+
+    client: object
+    bucket: str
+    counter: RequestCounter
+    rss: RssMeter
+    workers: int
+    series: dict[str, list[tuple[Timed, Timed, Timed]]] = field(default_factory=dict)
+
+    def measure(self, name: str, endpoint, wanted: Callable[[str], bool]):
+        before = self._timed(
+            lambda: plain_walk(self.client, self.bucket, wanted, workers=self.workers)
+        )
+        run = self._start(endpoint)
+        synced = self._timed(lambda: self._run(run))
+        after = self._timed(
+            lambda: plain_walk(self.client, self.bucket, wanted, workers=self.workers)
+        )
+        log(f"  {run.progress}")
+        log(f"  requests: floor {before.requests}, sync {synced.requests}")
+        if not before.requests == synced.requests == after.requests:
+            raise RuntimeError(f"{name}: the sync and its floor sent different requests")
+        floor = (before.seconds + after.seconds) / 2
+        log(
+            f"  {name}: sync {synced.seconds:.2f} s, floor {floor:.2f} s "
+            f"({before.seconds:.2f}, {after.seconds:.2f}), ratio {synced.seconds / floor:.3f}; "
+            f"CPU {synced.cpu_seconds:.1f} s, floor {before.cpu_seconds:.1f} s; "
+            f"RSS peak {synced.memory.peak_mb:.0f} MB (+{synced.memory.growth_mb:.0f}), "
+            f"floor {before.memory.peak_mb:.0f} MB (+{before.memory.growth_mb:.0f})"
+        )
+        self.series.setdefault(name, []).append((before, synced, after))
+        return run
+
+    def _start(self, endpoint):
+        from dashboard.catalogue import services
+
+        return services.catalogue_sync(endpoint, trigger="manual")
+
+    def _run(self, run) -> None:
+        from dashboard.catalogue import services
+        from dashboard.catalogue.models import SyncStatus
+
+        services.run_sync(sync_run_id=run.pk)
+        run.refresh_from_db()
+        if run.status != SyncStatus.SUCCEEDED or run.errors:
+            raise RuntimeError(f"the sync ended {run.status}: {run.errors}")
+
+    def _timed(self, work: Callable[[], object]) -> Timed:
+        self.counter.take()
+        with self.rss.step() as memory:
+            began, cpu = time.perf_counter(), time.process_time()
+            work()
+            elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+        return Timed(elapsed, cpu, memory, self.counter.take())
+
+    def results(self) -> list[dict]:
+        results = []
+        for name, pairs in self.series.items():
+            value = statistics.median(synced.seconds for _, synced, _ in pairs)
+            floor = statistics.median((a.seconds + b.seconds) / 2 for a, _, b in pairs)
+            cpu = statistics.median(synced.cpu_seconds for _, synced, _ in pairs)
+            cpu_floor = statistics.median((a.cpu_seconds + b.cpu_seconds) / 2 for a, _, b in pairs)
+            results.append(
+                {
+                    "name": name,
+                    "value": round(value, 3),
+                    "floor": round(floor, 3),
+                    "ratio": round(value / floor, 3),
+                    "target": None if name == "resync_unchanged" else TIME_TARGET,
+                    "unit": "s",
+                    "cpu_s": round(cpu, 2),
+                    "cpu_floor_s": round(cpu_floor, 2),
+                }
+            )
+        for name, pairs in self.series.items():
+            synced = max((synced.memory for _, synced, _ in pairs), key=lambda m: m.peak_mb)
+            floor = max((a.memory for a, _, _ in pairs), key=lambda m: m.peak_mb)
+            results.append(
+                {
+                    "name": f"{name}/rss_growth",
+                    "value": round(synced.growth_mb, 1),
+                    "floor": round(floor.growth_mb, 1),
+                    "ratio": round(synced.growth_mb / floor.growth_mb, 3)
+                    if floor.growth_mb > 0
+                    else None,
+                    "target": None,
+                    "unit": "MB",
+                }
+            )
+        floor_peak = max(
+            walk.memory.peak_mb
+            for pairs in self.series.values()
+            for a, _, b in pairs
+            for walk in (a, b)
+        )
+        results.append(
+            {
+                "name": "peak_rss",
+                "value": round(self.rss.process_peak_mb, 1),
+                "floor": round(floor_peak, 1),
+                "ratio": round(self.rss.process_peak_mb / floor_peak, 3),
+                "target": RSS_TARGET_MB,
+                "target_applies_to": "value",
+                "unit": "MB",
+            }
+        )
+        return results
 
 
 if __name__ == "__main__":

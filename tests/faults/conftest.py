@@ -62,8 +62,9 @@ def fault_cloud(tmp_path_factory) -> Iterator[Stack]:
     )
     try:
         wait_until(
-            lambda: runpod_call(stack, "GET", "health").json()["workers"]["ready"]
-            >= RUNPOD_WORKERS,
+            lambda: (
+                runpod_call(stack, "GET", "health").json()["workers"]["ready"] >= RUNPOD_WORKERS
+            ),
             timeout=90,
             interval=0.2,
             what=f"{RUNPOD_WORKERS} RunPod workers to come up",

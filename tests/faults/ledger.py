@@ -19,12 +19,11 @@ def active_count(team) -> int:
 
 def wait_all_final(team, *, since: float, timeout: float) -> float:
     """Wait until every generation of the team is final; seconds from `since` (monotonic)."""
-    wait_until(
-        lambda: active_count(team) == 0,
-        timeout=timeout,
-        interval=0.1,
-        what=f"every generation of {team} to reach a final state",
-    )
+    try:
+        wait_until(lambda: active_count(team) == 0, timeout=timeout, interval=0.1)
+    except TimeoutError:
+        stuck = Counter(Generation.objects.filter(team=team).values_list("status", flat=True))
+        raise TimeoutError(f"not every generation reached a final state: {dict(stuck)}") from None
     return round(time.monotonic() - since, 2)
 
 
@@ -96,9 +95,7 @@ def take_ledger(team, media_root: Path, cloud: Stack) -> Ledger:
         generations=len(generations),
         statuses=Counter(generation.status for generation in generations),
         images=rows.count(),
-        expected_images=sum(
-            g.image_count for g in generations if g.status == Status.SUCCEEDED
-        ),
+        expected_images=sum(g.image_count for g in generations if g.status == Status.SUCCEEDED),
         stored_files=len(on_disk),
         orphan_files=sorted(on_disk - referenced),
         missing_files=sorted(referenced - on_disk),

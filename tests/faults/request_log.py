@@ -3,6 +3,7 @@ log) and every fault it injected, with their times, so a test can count calls an
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ def gaps_after(calls: list[Call], outcome: str) -> list[float]:
         by_path.setdefault(call.path, []).append(call)
     gaps = []
     for series in by_path.values():
-        for this, following in zip(series, series[1:], strict=False):
+        for this, following in itertools.pairwise(series):
             if this.outcome == outcome:
                 gaps.append(round(following.at - this.at, 3))
     return gaps

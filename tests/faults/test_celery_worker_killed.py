@@ -30,10 +30,11 @@ RECOVERY = {
 def _kill_and_restart(dashboard, team, started: float) -> dict:
     """SIGKILL the worker, note where every generation stood, start a new worker."""
     dashboard.kill_worker()
+    after = round(time.monotonic() - started, 2)
     at_kill = list(Generation.objects.filter(team=team))
     dashboard.start_worker()
     return {
-        "after_s": round(time.monotonic() - started, 2),
+        "after_s": after,
         "final": sum(g.status in FINAL_STATUSES for g in at_kill),
         "at_runpod": sum(bool(g.runpod_job_id) and not g.is_final for g in at_kill),
         "not_yet_submitted": sum(not g.runpod_job_id for g in at_kill),

@@ -32,7 +32,9 @@ RECOVERY = {
     "GENERATION_SUBMIT_CLAIM_SECONDS": "3",
     "GENERATION_POLL_SCHEDULE": "0.25,0.5,1",
 }
-RECONCILE_DONE = re.compile(r"Task generations\.reconcile\[[^\]]+\] succeeded in [\d.e-]+s: (\{.*\})")
+RECONCILE_DONE = re.compile(
+    r"Task generations\.reconcile\[[^\]]+\] succeeded in [\d.e-]+s: (\{.*\})"
+)
 
 
 def reconcile_runs(log: str) -> list[dict[str, int]]:
@@ -87,7 +89,8 @@ def test_flushed_and_restarted_redis_is_recovered_within_two_reconcile_runs(
     assert ledger.statuses == {Status.SUCCEEDED: GENERATIONS}, ledger.errors
     ledger.assert_each_image_stored_once()
     assert not ledger.duplicates
-    # The queued submits died with Redis; only those the worker had already taken survived.
+    # The queued submits died with Redis; only those the worker had already taken (a few, and a
+    # few more sent between the count and the flush) went out without the reconciler.
     resubmitted = runs[0]["resubmitted"] + runs[1]["resubmitted"]
-    assert resubmitted >= at_loss["not_yet_submitted"] - dashboard.worker_concurrency, runs
+    assert resubmitted >= at_loss["not_yet_submitted"] - 2 * dashboard.worker_concurrency, runs
     assert all(run == {"resubmitted": 0, "polled": 0} for run in runs[2:]), runs

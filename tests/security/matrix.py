@@ -76,10 +76,11 @@ class Request:
 class Actor:
     """One kind of requester: a browser session for pages, a Bearer token for the API."""
 
-    def __init__(self, name: str, *, user=None, token: str = ""):
+    def __init__(self, name: str, *, user=None, token: str = "", headers: dict | None = None):
         self.name = name
         self.user = user
         self.token = token
+        self.headers = headers or {}
         self.session_key = ""
         if user is not None:
             login = Client()
@@ -94,8 +95,9 @@ class Actor:
         # A fresh client per request: a request that signs out or rotates the session must not
         # leave the next request without one (the session row comes back with the rollback).
         if route.kind == "api":
-            return Client(HTTP_AUTHORIZATION=f"Bearer {self.token}") if self.token else Client()
-        client = Client()
+            bearer = {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
+            return Client(**bearer, **self.headers)
+        client = Client(**self.headers)
         if self.session_key:
             client.cookies[settings.SESSION_COOKIE_NAME] = self.session_key
         return client
@@ -104,9 +106,9 @@ class Actor:
 def actors(world: World) -> dict[str, Actor]:
     from dashboard.accounts.services import api_token_create
 
-    def with_token(name: str, membership) -> Actor:
+    def with_token(name: str, membership, **headers) -> Actor:
         _, plain = api_token_create(user=membership.user, name=f"matrix {name}")
-        return Actor(name, user=membership.user, token=plain)
+        return Actor(name, user=membership.user, token=plain, headers=headers)
 
     return {
         "anonymous": Actor("anonymous"),
@@ -115,6 +117,8 @@ def actors(world: World) -> dict[str, Actor]:
         "viewer": with_token("viewer", world.viewer),
         "member": with_token("member", world.member),
         "outsider": with_token("outsider", world.outsider),
+        # asking to act as team A (the header that picks the team): no way in either
+        "outsider as A": with_token("outsider as A", world.outsider, HTTP_X_TEAM=world.team.slug),
         "owner": with_token("owner", world.owner),
     }
 
@@ -329,7 +333,7 @@ def judge(
             found.append(finding(kind, "expected the sign-in redirect (pages) or 401 (API)"))
         return found
 
-    if actor.name == "outsider":
+    if actor.name.startswith("outsider"):
         if data := carried_data(answer, world.canaries, digests):
             return [*found, finding("leak", data)]
         if answer.changed:

@@ -94,7 +94,8 @@ def build_world(*, endpoint_base_url: str = "http://127.0.0.1:9/v2") -> World:
     """Team A with one of everything, team B with its admin; `endpoint_base_url` is where A's
     endpoint sends RunPod calls (port 9, nothing listens, by default: calls fail fast)."""
     names = {key: canary(key) for key in ("team", "prompt", "tag", "endpoint", "model", "user")}
-    team = Team.objects.create(name=names["team"], slug=names["team"])
+    # (the slug is no canary: an outsider may know it, and sends it as X-Team)
+    team = Team.objects.create(name=names["team"], slug=f"alpha-{uuid.uuid4().hex[:8]}")
     owner = factories.make_member(
         team, Role.OWNER, user=factories.make_user(f"{names['user']}-owner")
     )

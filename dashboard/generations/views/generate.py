@@ -3,6 +3,7 @@ re-run on another endpoint."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import (
@@ -60,7 +61,14 @@ def generate(request: HttpRequest) -> HttpResponse:
         initial, reuse_note, reuse_error = _reuse(request, membership.team, endpoints)
     form = GenerationForm(request.POST or None, endpoints=endpoints, initial=initial)
     generation = None
-    if request.method == "POST" and form.is_valid():
+    status = 200
+    if request.method == "POST" and not membership.can_generate:
+        form.is_valid()  # refused whatever was sent; the form only carries the reason
+        form.add_error(
+            None, "Viewers cannot generate images; ask a team admin for the member role."
+        )
+        status = 403
+    elif request.method == "POST" and form.is_valid():
         try:
             generation = services.generation_create(
                 team=membership.team,
@@ -70,8 +78,9 @@ def generate(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             form.add_service_errors(exc)
-        except PermissionDenied as exc:
+        except PermissionDenied as exc:  # a viewer: the form says why, the status says refused
             form.add_error(None, str(exc))
+            status = 403
     recent = selectors.generations_for_team(membership.team)[:6]
     context = {
         "form": form,
@@ -81,9 +90,9 @@ def generate(request: HttpRequest) -> HttpResponse:
         "reuse_note": reuse_note,
         "reuse_error": reuse_error,
     }
-    if request.htmx:
+    if request.htmx:  # htmx swaps only 2xx answers, and the form must show why it was refused
         return render(request, "generations/_generate_result.html", context)
-    return render(request, "generations/generate.html", context)
+    return render(request, "generations/generate.html", context, status=status)
 
 
 # --- one generation ------------------------------------------------------------------------------
@@ -117,16 +126,21 @@ def progress(request: HttpRequest, generation_id: int) -> HttpResponse:
 @require_POST
 def cancel(request: HttpRequest, generation_id: int) -> HttpResponse:
     generation = visible_generation(request, generation_id)
-    error = ""
+    error, status = "", 200
     try:
         generation = services.generation_cancel(generation=generation, user=request.user)
-    except (Conflict, PermissionDenied, RunPodError) as exc:
-        error = str(exc)
-    if request.htmx:
+    except PermissionDenied as exc:
+        error, status = str(exc), 403
+    except (Conflict, RunPodError) as exc:
+        error, status = str(exc), 409 if isinstance(exc, Conflict) else 502
+    if request.htmx:  # 200 even when refused: htmx swaps only 2xx, and the fragment says why
         generation = visible_generation(request, generation_id)
-        return render(
-            request, "generations/_progress.html", {"generation": generation, "error": error}
-        )
+        context = {"generation": generation, "error": error}
+        return render(request, "generations/_progress.html", context)
+    if status == 403:
+        return detail_error(request, generation, PermissionDenied(error), 403)
+    if error:
+        messages.error(request, error)
     return redirect("generations:detail", generation_id)
 
 

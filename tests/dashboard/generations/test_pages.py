@@ -90,6 +90,7 @@ def test_viewer_sees_the_form_disabled_and_cannot_post(viewer, endpoint):
     client = signed_in(viewer)
     assert "Viewers cannot generate" in client.get("/").content.decode()
     response = client.post("/", FORM)
+    assert response.status_code == 403
     assert "Viewers cannot generate images" in response.content.decode()
     assert not Generation.objects.exists()
 
