@@ -223,6 +223,9 @@ MODEL_DOWNLOAD_ALLOWED_HOSTS = envlist("MODEL_DOWNLOAD_ALLOWED_HOSTS")
 # Hosts whose addresses are not checked (they may be private or loopback): only for a server on
 # the same machine or network, as in tests and `make dev`. Never list a public name here.
 MODEL_DOWNLOAD_PRIVATE_HOSTS = envlist("MODEL_DOWNLOAD_PRIVATE_HOSTS")
+# Follow a link's redirects before sending it and refuse any hop to a private address. Turn off
+# only when the dashboard itself has no internet access (the links could then not be checked).
+MODEL_DOWNLOAD_CHECK_REDIRECTS = envbool("MODEL_DOWNLOAD_CHECK_REDIRECTS", True)
 
 # --- generations ---------------------------------------------------------------------------------
 GENERATION_EXECUTION_TIMEOUT_MS = envint("GENERATION_EXECUTION_TIMEOUT_MS", 600_000)

@@ -42,6 +42,7 @@ from dashboard.catalogue.url_guard import (
     BadName,
     UnsafeURL,
     check_download_name,
+    check_download_redirects,
     check_download_url,
     check_folder,
     check_link_syntax,
@@ -231,6 +232,12 @@ def model_download_start(
             errors["name"] = f"A download to {model_name} is already running."
     if errors:
         raise ValidationError(errors)
+    try:
+        # Last, so bad input costs no request. SwarmUI follows redirects itself when it downloads;
+        # it may be redirected differently then (url_guard.check_download_redirects says why).
+        check_download_redirects(link.url)
+    except UnsafeURL as exc:
+        raise ValidationError({"url": str(exc)}) from None
     job = _job_input(
         DownloadModelInput,
         {"action": "download_model", "url": link.url, "model_name": target, "subtype": subtype},

@@ -284,8 +284,9 @@ def _apply_folder(ctx: _Run, side_files: SideFileReader, listing: FolderListing)
     now = timezone.now()
     seen, unseen = _compare_with_rows(ctx, listing, now)
     new_rows: list[ModelFile] = []
-    changed_rows: list[ModelFile] = []
-    changed_fields: set[str] = set()
+    # Rows by the fields that changed on them: a bulk update sets every field it is given on every
+    # row, through one CASE per field, so rows that changed alike are updated together.
+    changed_rows: dict[frozenset[str], list[ModelFile]] = {}
     for item, fetched in side_files.read_ahead(seen, _side_files_to_read):
         row, changed = item.row, item.changed
         changed |= _apply_side_files(ctx, row, item.metadata, item.preview, fetched)
@@ -294,21 +295,29 @@ def _apply_folder(ctx: _Run, side_files: SideFileReader, listing: FolderListing)
             new_rows.append(row)
         elif changed:
             row.last_seen_at = now
-            changed_rows.append(row)
-            changed_fields |= changed | {"last_seen_at"}
+            changed_rows.setdefault(frozenset(changed | {"last_seen_at"}), []).append(row)
         else:
             ctx.run.unchanged += 1
     vanished = [row.pk for row in unseen if row.missing_since is None]
     with transaction.atomic():
         ModelFile.objects.bulk_create(new_rows)
-        if changed_rows:
-            ModelFile.objects.bulk_update(changed_rows, sorted(changed_fields))
+        for fields, rows in changed_rows.items():
+            _update_rows(rows, sorted(fields))
         if vanished and listing.complete:
             ModelFile.objects.filter(pk__in=vanished).update(missing_since=now)
     ctx.run.added += len(new_rows)
-    ctx.run.changed += len(changed_rows)
+    ctx.run.changed += sum(len(rows) for rows in changed_rows.values())
     ctx.run.missing += len(vanished) if listing.complete else 0
     ctx.report(f"Read {listing.prefix}: {len(seen)} models.")
+
+
+def _update_rows(rows: list[ModelFile], fields: list[str]) -> None:
+    if len(rows) == 1:  # a plain UPDATE: much cheaper to build than bulk_update's CASEs
+        ModelFile.objects.filter(pk=rows[0].pk).update(
+            **{name: getattr(rows[0], name) for name in fields}
+        )
+    else:
+        ModelFile.objects.bulk_update(rows, fields)
 
 
 def _compare_with_rows(

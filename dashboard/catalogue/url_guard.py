@@ -9,6 +9,10 @@ to a private, loopback, link-local, multicast or reserved address (cloud metadat
 tests and `make dev` can download from a server on the same machine. SwarmUI resolves the name
 again when it downloads; the allow-list is what limits a host that changes its answer.
 
+SwarmUI also follows redirects, and an allowed host may redirect anywhere (Hugging Face and CivitAI
+send files from CDN hosts), so check_download_redirects follows the chain first and applies the
+address rules, not the allow-list, to every hop.
+
 Names follow SwarmUI's rules for download targets (swarmui-api.md §4.6): relative, forward slashes,
 no `..`, and no dots, because SwarmUI silently drops them (`sd_xl_1.0` would land as `sd_xl_10`).
 """
@@ -19,8 +23,9 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable, Iterable
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
+import requests
 from django.conf import settings
 
 from dashboard.catalogue.download_links import MODEL_EXTENSIONS, strip_model_extension
@@ -47,6 +52,12 @@ CREDENTIAL_PARAMETERS = frozenset(
         "x-amz-security-token",
     }
 )
+MAX_REDIRECTS = 5
+# (connect, read) seconds per hop of the redirect check: an admin is waiting for the answer.
+REDIRECT_CHECK_TIMEOUT = (3.0, 5.0)
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Answers of servers that refuse HEAD (S3-style signed links answer 403: signatures are per method).
+HEAD_REFUSED = frozenset({403, 405, 501})
 # Besides dots and control characters, SwarmUI's filename cleaner removes these (§3.2, §4.6).
 _CLEANED_CHARACTERS = set('<>:"|?*~&@;#$^')
 
@@ -124,19 +135,140 @@ def check_download_url(
         )
     if host in private:
         return url
-    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
-        addresses = {info[4][0] for info in resolve(host, port, proto=socket.IPPROTO_TCP)}
-    except (socket.gaierror, UnicodeError, OSError):
+        found = _non_public_address(host, _port(parts), resolve)
+    except (UnicodeError, OSError):
         raise UnsafeURL(f"The host name {host} could not be resolved; check the link.") from None
+    if found:
+        raise UnsafeURL(
+            f"{host} points to {found[0]}, {found[1]}. Downloads may only come from public "
+            "internet addresses."
+        )
+    return url
+
+
+def check_download_redirects(
+    url: str,
+    *,
+    private_hosts: Iterable[str] | None = None,
+    resolve: Resolver = socket.getaddrinfo,
+    max_redirects: int = MAX_REDIRECTS,
+) -> str:
+    """Follow the redirects of a link check_download_url accepted; returns the last URL.
+
+    Every hop is requested without following (HEAD, or a GET whose body is never read when HEAD
+    is refused) and its Location must pass the address rules: http(s), no user name or password,
+    no private, loopback, link-local, multicast or reserved address unless the host is in
+    MODEL_DOWNLOAD_PRIVATE_HOSTS. The allow-list is not applied to hops: the providers redirect to
+    CDN hosts whose names change. Signed CDN links carry `X-Amz-Signature`-style parameters, so the
+    credential-parameter check is not applied to hops either.
+
+    Residual risk (time of check to time of use): SwarmUI fetches the link again later, from the
+    GPU cloud and with the team's token, and the server or its DNS may answer differently then.
+    This check stops links that redirect to private addresses as they stand; it cannot bind the
+    server's later answers. The allow-list on the first host is what limits that. Each hop's name
+    is also resolved twice (our check, then requests' connection), so a rebinding DNS could aim our
+    HEAD at a private address; we send no credentials and read no body, which keeps that blind.
+
+    Off when MODEL_DOWNLOAD_CHECK_REDIRECTS is false (a dashboard without internet access).
+    """
+    if not getattr(settings, "MODEL_DOWNLOAD_CHECK_REDIRECTS", True):
+        return url
+    private = {h.lower().rstrip(".") for h in _setting(private_hosts, "PRIVATE")}
+    seen = {url}
+    current = url
+    with requests.Session() as session:
+        for _ in range(max_redirects + 1):
+            location = _redirect_of(session, current)
+            if location is None:
+                return current
+            target = _check_hop(current, location, private, resolve)
+            if target in seen:
+                raise UnsafeURL("The link redirects in a loop; it cannot be downloaded.")
+            seen.add(target)
+            current = target
+    raise UnsafeURL(
+        f"The link redirects more than {max_redirects} times; paste the link of the file itself."
+    )
+
+
+def _redirect_of(session: requests.Session, url: str) -> str | None:
+    """The Location a URL answers with, or None when it does not redirect."""
+    options = {"allow_redirects": False, "timeout": REDIRECT_CHECK_TIMEOUT}
+    headers = {"User-Agent": "SwarmDeck link check", "Accept-Encoding": "identity"}
+    try:
+        with session.head(url, headers=headers, **options) as answer:
+            status, location = answer.status_code, answer.headers.get("Location")
+        if status in HEAD_REFUSED:
+            # stream=True: the headers are read, the body never is (closing drops the connection).
+            with session.get(url, headers=headers, stream=True, **options) as answer:
+                status, location = answer.status_code, answer.headers.get("Location")
+    except requests.RequestException as exc:
+        host = urlsplit(url).hostname or url
+        raise UnsafeURL(
+            f"The link could not be reached ({host}: {_reason(exc)}); check it and try again."
+        ) from None
+    except ValueError:
+        # requests parses the Location even when not following it, and raises on a broken one.
+        raise UnsafeURL("The link redirects to an address that is not valid.") from None
+    if status in REDIRECT_STATUSES and location:
+        return location.strip()
+    return None
+
+
+def _reason(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed"
+    return "the answer was not valid HTTP"
+
+
+def _check_hop(current: str, location: str, private: set[str], resolve: Resolver) -> str:
+    """The redirect target if it passes the address rules; else UnsafeURL saying where it leads."""
+    try:
+        target = urljoin(current, location)
+        parts = urlsplit(target)
+        port = _port(parts)
+    except ValueError:
+        raise UnsafeURL("The link redirects to an address that is not valid.") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise UnsafeURL(
+            f"The link redirects to a {scheme or 'non-web'}: address; only http:// and https:// "
+            "downloads are allowed."
+        )
+    if "@" in parts.netloc:
+        raise UnsafeURL("The link redirects to an address with a user name or password in it.")
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        raise UnsafeURL("The link redirects to an address without a host name.")
+    if host in private:
+        return target
+    try:
+        found = _non_public_address(host, port, resolve)
+    except (UnicodeError, OSError):
+        raise UnsafeURL(f"The link redirects to {host}, which could not be resolved.") from None
+    if found:
+        raise UnsafeURL(
+            f"The link redirects to a private address ({host} is {found[0]}). That is "
+            f"{found[1]}; downloads may only come from public internet addresses."
+        )
+    return target
+
+
+def _port(parts) -> int:
+    return parts.port or (443 if parts.scheme.lower() == "https" else 80)
+
+
+def _non_public_address(host: str, port: int, resolve: Resolver) -> tuple[str, str] | None:
+    """(address, kind) of the first non-public address the host resolves to; OSError if none."""
+    addresses = {info[4][0] for info in resolve(host, port, proto=socket.IPPROTO_TCP)}
     for address in sorted(addresses):
         kind = _non_public_kind(address)
         if kind:
-            raise UnsafeURL(
-                f"{host} points to {address}, {kind}. Downloads may only come from public "
-                "internet addresses."
-            )
-    return url
+            return address, kind
+    return None
 
 
 def _setting(given: Iterable[str] | None, which: str) -> list[str]:

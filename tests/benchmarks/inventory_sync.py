@@ -24,14 +24,21 @@ different number of ListObjectsV2 or GetObject calls than its floor: the floor d
 Each sync runs between two plain walks and its floor is their mean, so that a change of the
 machine's load during the measurement weighs on both sides; with --rounds N, value and floor are
 medians of N such measurements. Beside the wall-clock time, `cpu_s` is this process's CPU time
-(threads included) during the sync and `cpu_floor_s` during its floor. moto scans the whole bucket
-on every listing, so a list call costs more on a bigger tree: on both sides alike.
+(threads included) during the sync and `cpu_floor_s` during its floor, `server_cpu_s` and
+`server_cpu_floor_s` moto's: CPU seconds do not depend on what else the machine runs, so they
+show what the sync adds when the wall clock is noisy. moto scans the whole bucket on every
+listing, so a list call costs more on a bigger tree: on both sides alike.
 
-Memory: peak RSS of this process (resource.getrusage maxrss: moto and the seeding run in other
-processes), and per sync its own peak (VmHWM, reset through /proc/self/clear_refs before each
-timed step) and its growth over the RSS before it; the plain walk's figures are the floor.
+Memory (moto and the seeding run in other processes): `peak_rss` is this process's peak over the
+whole run (resource.getrusage maxrss, and the VmHWM of each timed step, reset through
+/proc/self/clear_refs before it), its floor the peak during the first plain walk, before any sync
+ran; `<measurement>/rss_growth` is the peak during the sync less the RSS before it, its floor the
+same for the plain walk before the sync.
 
-    python tests/benchmarks/inventory_sync.py [--objects 50000] [--changed 0.01] [--rounds 1]
+    python tests/benchmarks/inventory_sync.py [--objects 50000] [--changed 0.01] [--rounds 3]
+
+A full run takes about half an hour on two busy cores (seeding ~4 min, each walk ~1-1.5 min);
+`--objects 5000 --rounds 1` takes about a minute and a half.
 
 The database server comes from DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres;
 SQLite in a temporary directory when nothing answers); the benchmark creates its own database on it
@@ -76,6 +83,7 @@ SEED_THREADS = 8
 REGION = "EU-RO-1"
 ACCESS_KEY, SECRET_KEY = "user_bench", "rps_bench"
 MODELS = "SwarmUI/Models/"
+STAGING_FOLDER = ".s3compat_uploads"  # RunPod's multipart staging: never walked (runpod.md §7)
 
 
 def log(message: str) -> None:
@@ -178,8 +186,8 @@ def other_entries(scale: float) -> Iterator[Entry]:
     yield Entry("SwarmUI/Output/local/raw/empty/", "marker")
     yield Entry("readme.txt", "file")
     for part in range(1, 7):
-        yield Entry(f".s3compat_uploads/upload-1/part-{part:05d}", "staging")
-    yield Entry("SwarmUI/Models/Lora/.s3compat_uploads/upload-2/part-00001", "staging")
+        yield Entry(f"{STAGING_FOLDER}/upload-1/part-{part:05d}", "staging")
+    yield Entry(f"{MODELS}Lora/{STAGING_FOLDER}/upload-2/part-00001", "staging")
 
 
 def output_entries(count: int) -> Iterator[Entry]:
@@ -333,15 +341,17 @@ def plain_walk(client, bucket: str, wanted: Callable[[str], bool], *, workers: i
             prefix = pending.pop()
             subfolders, to_read, token, seen = set(), [], None, set()
             while True:
-                params = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}
-                params["MaxKeys"] = PAGE_SIZE
+                params = {
+                    "Bucket": bucket,
+                    "Prefix": prefix,
+                    "Delimiter": "/",
+                    "MaxKeys": PAGE_SIZE,
+                }
                 if token:
                     params["ContinuationToken"] = token
                 page = client.list_objects_v2(**params)
                 for entry in page.get("CommonPrefixes") or ():
-                    if not entry["Prefix"].endswith("/.s3compat_uploads/") and entry["Prefix"] != (
-                        ".s3compat_uploads/"
-                    ):
+                    if entry["Prefix"].rstrip("/").rsplit("/", 1)[-1] != STAGING_FOLDER:
                         subfolders.add(entry["Prefix"])
                 for entry in page.get("Contents") or ():
                     listed += not entry["Key"].endswith("/")
@@ -539,7 +549,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=FULL_SIZE, help="in the seeded tree")
     parser.add_argument("--changed", type=float, default=0.01, help="share changed for re-sync")
-    parser.add_argument("--rounds", type=int, default=1, help="floor/sync pairs per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each kind")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="swarmdeck-inventory-bench-"))
@@ -637,7 +647,7 @@ def run(args, workdir: Path, cleanups: list) -> int:
         endpoint.save()
         return endpoint
 
-    bench = Bench(client, bucket, counter, rss, workers=SIDE_FILE_READERS)
+    bench = Bench(client, bucket, counter, rss, SIDE_FILE_READERS, moto.process.pid)
     endpoints = []
     for round_ in range(args.rounds):
         log(f"first sync, round {round_ + 1}/{args.rounds}")
@@ -697,6 +707,7 @@ def run(args, workdir: Path, cleanups: list) -> int:
 class Timed:
     seconds: float
     cpu_seconds: float  # of this whole process, threads included
+    server_cpu_seconds: float  # of moto
     memory: Memory
     requests: dict[str, int]
 
@@ -711,6 +722,7 @@ class Bench:
     counter: RequestCounter
     rss: RssMeter
     workers: int
+    server_pid: int
     series: dict[str, list[tuple[Timed, Timed, Timed]]] = field(default_factory=dict)
 
     def measure(self, name: str, endpoint, wanted: Callable[[str], bool]):
@@ -730,7 +742,8 @@ class Bench:
         log(
             f"  {name}: sync {synced.seconds:.2f} s, floor {floor:.2f} s "
             f"({before.seconds:.2f}, {after.seconds:.2f}), ratio {synced.seconds / floor:.3f}; "
-            f"CPU {synced.cpu_seconds:.1f} s, floor {before.cpu_seconds:.1f} s; "
+            f"CPU {synced.cpu_seconds:.1f} s, floor {before.cpu_seconds:.1f} s, moto's "
+            f"{synced.server_cpu_seconds:.1f} s, floor {before.server_cpu_seconds:.1f} s; "
             f"RSS peak {synced.memory.peak_mb:.0f} MB (+{synced.memory.growth_mb:.0f}), "
             f"floor {before.memory.peak_mb:.0f} MB (+{before.memory.growth_mb:.0f})"
         )
@@ -754,10 +767,17 @@ class Bench:
     def _timed(self, work: Callable[[], object]) -> Timed:
         self.counter.take()
         with self.rss.step() as memory:
-            began, cpu = time.perf_counter(), time.process_time()
+            began, cpu, server = time.perf_counter(), time.process_time(), self._server_cpu()
             work()
             elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
-        return Timed(elapsed, cpu, memory, self.counter.take())
+            server = self._server_cpu() - server
+        return Timed(elapsed, cpu, server, memory, self.counter.take())
+
+    def _server_cpu(self) -> float:
+        """User and system CPU seconds of moto's process so far (/proc/PID/stat)."""
+        with open(f"/proc/{self.server_pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def results(self) -> list[dict]:
         results = []
@@ -766,6 +786,10 @@ class Bench:
             floor = statistics.median((a.seconds + b.seconds) / 2 for a, _, b in pairs)
             cpu = statistics.median(synced.cpu_seconds for _, synced, _ in pairs)
             cpu_floor = statistics.median((a.cpu_seconds + b.cpu_seconds) / 2 for a, _, b in pairs)
+            server = statistics.median(synced.server_cpu_seconds for _, synced, _ in pairs)
+            server_floor = statistics.median(
+                (a.server_cpu_seconds + b.server_cpu_seconds) / 2 for a, _, b in pairs
+            )
             results.append(
                 {
                     "name": name,
@@ -776,11 +800,13 @@ class Bench:
                     "unit": "s",
                     "cpu_s": round(cpu, 2),
                     "cpu_floor_s": round(cpu_floor, 2),
+                    "server_cpu_s": round(server, 2),
+                    "server_cpu_floor_s": round(server_floor, 2),
                 }
             )
         for name, pairs in self.series.items():
-            synced = max((synced.memory for _, synced, _ in pairs), key=lambda m: m.peak_mb)
-            floor = max((a.memory for a, _, _ in pairs), key=lambda m: m.peak_mb)
+            synced = max((synced.memory for _, synced, _ in pairs), key=lambda m: m.growth_mb)
+            floor = max((a.memory for a, _, _ in pairs), key=lambda m: m.growth_mb)
             results.append(
                 {
                     "name": f"{name}/rss_growth",
@@ -793,12 +819,8 @@ class Bench:
                     "unit": "MB",
                 }
             )
-        floor_peak = max(
-            walk.memory.peak_mb
-            for pairs in self.series.values()
-            for a, _, b in pairs
-            for walk in (a, b)
-        )
+        # The floor: this process's peak during the first plain walk, before any sync ran.
+        floor_peak = next(iter(self.series.values()))[0][0].memory.peak_mb
         results.append(
             {
                 "name": "peak_rss",

@@ -121,6 +121,7 @@ def stack(transactional_db, tmp_path):
             "STATIC_ROOT": str(tmp_path / "static"),
             # No DNS here: let the download links through the address check (not the allow-list).
             "MODEL_DOWNLOAD_PRIVATE_HOSTS": "huggingface.co,civitai.com",
+            "MODEL_DOWNLOAD_CHECK_REDIRECTS": "false",  # no network: redirects cannot be followed
             "RUNPOD_RETRIES": "1",
         }
         # as deployed: DEBUG off, so the pages need collectstatic's manifest

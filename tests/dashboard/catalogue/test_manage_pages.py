@@ -223,6 +223,7 @@ def test_provider_tokens_are_shown_as_set_or_not_never_as_themselves(
     assert stored.huggingface_token() == HF_TOKEN
 
     settings.MODEL_DOWNLOAD_PRIVATE_HOSTS = ["huggingface.co"]
+    settings.MODEL_DOWNLOAD_CHECK_REDIRECTS = False  # no network: redirects cannot be followed
     client.post(
         "/models/downloads/new/",
         {"url": "https://huggingface.co/a/b/blob/main/m.safetensors", "subtype": "VAE"},

@@ -287,6 +287,7 @@ def test_the_team_token_reaches_runpod_with_the_job_and_is_kept_nowhere_else(
     caplog.set_level(logging.DEBUG)
     # huggingface.co is not resolved here (no network in tests); the host check is url_guard's.
     settings.MODEL_DOWNLOAD_PRIVATE_HOSTS = ["huggingface.co", "civitai.com"]
+    settings.MODEL_DOWNLOAD_CHECK_REDIRECTS = False  # no network: redirects cannot be followed
     provider_tokens_update(membership=owner, huggingface=HF_TOKEN, civitai=CIVITAI_TOKEN)
     hugging = model_download_start(
         membership=owner, url="https://huggingface.co/team/models/blob/main/style.safetensors"
