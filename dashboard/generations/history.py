@@ -353,7 +353,8 @@ class _Window:
             generations.filter(pk__lte=older).order_by((F("pk") + 0).desc()),
         ]
         # Ids first, rows after: joining users and endpoints to every match of the index step
-        # before keeping the newest made it 7x slower (EXPLAIN: 17.4 ms → 2.6 ms at 2,755).
+        # before keeping the newest made it 4x slower (EXPLAIN at 100,000 generations, 2,755
+        # matches: 5.5 ms → 1.3 ms).
         page = Generation.objects.filter(pk__in=_first_ids(steps, self.limit))
         return list(page.select_related("user", "endpoint").order_by("-pk"))
 
