@@ -483,7 +483,8 @@ class Memory:
 
     @property
     def growth_mb(self) -> float:
-        return self.peak_mb - self.before_mb
+        # VmRSS and VmHWM are read at different moments: no tiny negative growth.
+        return max(0.0, self.peak_mb - self.before_mb)
 
 
 class RssMeter:
@@ -812,8 +813,9 @@ class Bench:
                     "name": f"{name}/rss_growth",
                     "value": round(synced.growth_mb, 1),
                     "floor": round(floor.growth_mb, 1),
+                    # Below a megabyte, growth is page-level noise and a ratio of it means nothing.
                     "ratio": round(synced.growth_mb / floor.growth_mb, 3)
-                    if floor.growth_mb > 0
+                    if floor.growth_mb >= 1
                     else None,
                     "target": None,
                     "unit": "MB",
