@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 from pydantic import ValidationError as PydanticValidationError
 
 from dashboard.accounts.models import Membership
@@ -48,7 +47,6 @@ from dashboard.catalogue.url_guard import (
     check_link_syntax,
     suggest_download_name,
 )
-from dashboard.celery import app as celery_app
 from dashboard.crypto import SecretDecryptionError
 from dashboard.errors import Conflict
 from dashboard.fleet.runpod_client import (
@@ -59,6 +57,7 @@ from dashboard.fleet.runpod_client import (
 )
 from dashboard.fleet.selectors import default_endpoint, endpoint_for_team
 from dashboard.generations.jobs import progress_of, runpod_error_text
+from dashboard.wakeups import send_wake_up
 from worker.contract import (
     OUTPUTS,
     DeleteModelInput,
@@ -111,14 +110,6 @@ EDITABLE_FIELDS = (*TEXT_FIELDS, *SIZE_FIELDS, "tags")
 
 
 # --- wake-ups -------------------------------------------------------------------------------------
-def _enqueue(task: str, *args: Any, countdown: float | None = None) -> None:
-    """Send a wake-up. If the broker is down, the reconciler re-drives the action later."""
-    try:
-        celery_app.send_task(task, args=list(args), countdown=countdown)
-    except BrokerError:
-        logger.warning(
-            "broker unreachable: %s%r not sent; the reconciler will re-drive it", task, args
-        )
 
 
 # --- checks shared by every action ----------------------------------------------------------------
@@ -434,7 +425,7 @@ def _start(
     if action.status == ActionStatus.CANCELLED:  # cancelled while /run was under way
         _cancel_at_runpod(endpoint, job_id)
         return action
-    _enqueue(POLL_TASK, action.pk, 0, countdown=POLL_SCHEDULE[0])
+    send_wake_up(POLL_TASK, action.pk, 0, countdown=POLL_SCHEDULE[0])
     return action
 
 
@@ -485,7 +476,7 @@ def apply_action_job(*, action_id: int, job: dict, by=None) -> ModelAction:
             details = {**result, **({"error": action.error[:500]} if action.error else {})}
             _audit(action, user=by or action.user, outcome=action.status, details=details)
     if finished and action.status == ActionStatus.SUCCEEDED:
-        _enqueue(SYNC_AFTER_TASK, action.pk)
+        send_wake_up(SYNC_AFTER_TASK, action.pk)
     return action
 
 
@@ -593,7 +584,7 @@ def poll_model_action(*, action_id: int, attempt: int = 0) -> ModelAction | None
     action = refresh_model_action(action_id=action_id)
     if action is not None and action.status not in FINAL_STATUSES and action.runpod_job_id:
         countdown = POLL_SCHEDULE[min(attempt + 1, len(POLL_SCHEDULE) - 1)]
-        _enqueue(POLL_TASK, action_id, attempt + 1, countdown=countdown)
+        send_wake_up(POLL_TASK, action_id, attempt + 1, countdown=countdown)
     return action
 
 
@@ -646,7 +637,7 @@ def reconcile_model_actions() -> dict[str, int]:
         )
     followed = list(active.exclude(runpod_job_id="").values_list("pk", flat=True))
     for action_id in followed:
-        _enqueue(REFRESH_TASK, action_id)
+        send_wake_up(REFRESH_TASK, action_id)
     return {"lost": len(lost), "refreshed": len(followed)}
 
 

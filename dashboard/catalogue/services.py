@@ -20,7 +20,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError as PydanticValidationError
 
@@ -34,10 +33,10 @@ from dashboard.catalogue.sync import (
     VolumeWalk,
     WalkAborted,
 )
-from dashboard.celery import app as celery_app
 from dashboard.fleet.models import RunPodEndpoint
 from dashboard.fleet.runpod_client import RunPodClient, RunPodError
 from dashboard.fleet.volume import VolumeError
+from dashboard.wakeups import send_wake_up
 from worker.contract import ListModelsInput, ListModelsOutput
 
 logger = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ def catalogue_sync(endpoint: RunPodEndpoint, *, trigger: str, user=None) -> Sync
                 requested_by=user,
                 progress="Waiting for a Celery worker.",
             )
-            transaction.on_commit(lambda: _enqueue(SYNC_TASK, run.pk))
+            transaction.on_commit(lambda: send_wake_up(SYNC_TASK, run.pk))
     except IntegrityError:  # another request started one in the same instant
         return SyncRun.objects.get(endpoint=endpoint, status=SyncStatus.RUNNING)
     return run
@@ -115,15 +114,6 @@ def _abandon(run: SyncRun) -> None:
     run.finished_at = timezone.now()
     run.errors = [*run.errors, {"path": "", "message": "The sync stopped reporting; abandoned."}]
     run.save(update_fields=["status", "finished_at", "errors"])
-
-
-def _enqueue(task: str, *args: Any) -> None:
-    """Send a wake-up. If the broker is down, the run waits until it counts as stale and the
-    next request (or the beat) starts a new one."""
-    try:
-        celery_app.send_task(task, args=list(args))
-    except BrokerError:
-        logger.warning("broker unreachable: %s%r not sent", task, args)
 
 
 # --- running it -----------------------------------------------------------------------------------

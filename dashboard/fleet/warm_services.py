@@ -25,11 +25,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from kombu.exceptions import OperationalError as BrokerError
 from pydantic import ValidationError as PydanticValidationError
 
 from dashboard.accounts.models import Membership
-from dashboard.celery import app as celery_app
 from dashboard.fleet.models import RunPodEndpoint, WarmMode, WarmSchedule, WarmState, WarmupRun
 from dashboard.fleet.runpod_client import (
     RunPodAuthError,
@@ -56,6 +54,7 @@ from dashboard.fleet.warm_pools import (
     zone_of,
 )
 from dashboard.generations.jobs import runpod_error_text
+from dashboard.wakeups import send_wake_up_on_commit
 from worker.contract import KeepAliveInput, WarmupInput, WarmupOutput, format_validation_error
 
 logger = logging.getLogger(__name__)
@@ -91,16 +90,6 @@ class WarmupStatus:
 def _require_manager(by: Membership | None, team_id: int) -> None:
     if by is not None and (by.team_id != team_id or not by.can_manage):
         raise PermissionDenied("Only the team's owners and admins manage warm pools.")
-
-
-def _enqueue_on_commit(task: str, *args: Any, countdown: float | None = None) -> None:
-    def send() -> None:
-        try:
-            celery_app.send_task(task, args=list(args), countdown=countdown)
-        except BrokerError:  # the beat re-applies every minute; nothing is lost
-            logger.warning("broker unreachable: %s%r not sent; the beat will catch up", task, args)
-
-    transaction.on_commit(send)
 
 
 def _interval() -> timedelta:
@@ -148,7 +137,7 @@ def schedule_delete(*, schedule: WarmSchedule, by: Membership | None) -> None:
     endpoint_id = schedule.endpoint_id
     with transaction.atomic():
         schedule.delete()
-        _enqueue_on_commit(APPLY_ONE_TASK, endpoint_id)
+        send_wake_up_on_commit(APPLY_ONE_TASK, endpoint_id)
 
 
 def _assign(schedule: WarmSchedule, fields: dict) -> None:
@@ -216,7 +205,7 @@ def _save_schedule(schedule: WarmSchedule) -> WarmSchedule:
                     }
                 )
         schedule.save()
-        _enqueue_on_commit(APPLY_ONE_TASK, endpoint.pk)
+        send_wake_up_on_commit(APPLY_ONE_TASK, endpoint.pk)
     return schedule
 
 
@@ -601,7 +590,7 @@ def warmup_start(
     run.status = WarmupStatus.QUEUED
     with transaction.atomic():
         run.save()
-        _enqueue_on_commit(FOLLOW_WARMUP_TASK, run.pk, 0, countdown=WARMUP_FOLLOW_SCHEDULE[0])
+        send_wake_up_on_commit(FOLLOW_WARMUP_TASK, run.pk, 0, countdown=WARMUP_FOLLOW_SCHEDULE[0])
     return run
 
 
@@ -652,7 +641,7 @@ def warmup_follow(*, run_id: int, attempt: int) -> WarmupRun:
     run = warmup_refresh(run_id=run_id)
     if run.status in WarmupStatus.ACTIVE:
         delay = WARMUP_FOLLOW_SCHEDULE[min(attempt + 1, len(WARMUP_FOLLOW_SCHEDULE) - 1)]
-        _enqueue_on_commit(FOLLOW_WARMUP_TASK, run.pk, attempt + 1, countdown=delay)
+        send_wake_up_on_commit(FOLLOW_WARMUP_TASK, run.pk, attempt + 1, countdown=delay)
     return run
 
 

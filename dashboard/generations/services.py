@@ -21,10 +21,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
 from dashboard.accounts.models import Membership
-from dashboard.celery import app as celery_app
 from dashboard.errors import Conflict
 from dashboard.fleet.budgets import check_budget_for_new_generation, estimate_generation_cost
 from dashboard.fleet.models import RunPodEndpoint
@@ -59,6 +57,7 @@ from dashboard.generations.models import (
     Tag,
 )
 from dashboard.generations.tag_names import clean_tag_name
+from dashboard.wakeups import send_wake_up, send_wake_up_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -81,18 +80,6 @@ class SubmitResult(StrEnum):
 
 
 # --- wake-ups ------------------------------------------------------------------------------------
-def _enqueue(task: str, *args: Any, countdown: float | None = None) -> None:
-    """Send a wake-up. If the broker is down, the reconciler re-drives the work later."""
-    try:
-        celery_app.send_task(task, args=list(args), countdown=countdown)
-    except BrokerError:
-        logger.warning(
-            "broker unreachable: %s%r not sent; the reconciler will re-drive it", task, args
-        )
-
-
-def _enqueue_on_commit(task: str, *args: Any, countdown: float | None = None) -> None:
-    transaction.on_commit(lambda: _enqueue(task, *args, countdown=countdown))
 
 
 # --- create --------------------------------------------------------------------------------------
@@ -169,7 +156,7 @@ def generation_create(
         # Locks the team's budget row until commit: concurrent submissions cannot overspend.
         check_budget_for_new_generation(team, estimate_generation_cost(resolved, cleaned).cost)
         generation.save()
-        _enqueue_on_commit(SUBMIT_TASK, generation.pk)
+        send_wake_up_on_commit(SUBMIT_TASK, generation.pk)
     return generation
 
 
@@ -263,7 +250,7 @@ def _submit_failed_for_now(generation: Generation, exc: RunPodError) -> SubmitRe
         submit_claimed_at=None, error=f"Retrying: {exc.message}"[:5000]
     )
     delay = min(60.0, 2.0**generation.submit_attempts) + random.uniform(0, 1)
-    _enqueue(SUBMIT_TASK, generation.pk, countdown=delay)
+    send_wake_up(SUBMIT_TASK, generation.pk, countdown=delay)
     return SubmitResult.RETRY
 
 
@@ -281,7 +268,7 @@ def _record_submission(generation_id: int, job_id: str, endpoint: RunPodEndpoint
     if cancelled_meanwhile:
         _cancel_at_runpod(endpoint, job_id)
         return SubmitResult.SKIPPED
-    _enqueue(POLL_TASK, generation_id, 0, countdown=settings.GENERATION_POLL_SCHEDULE[0])
+    send_wake_up(POLL_TASK, generation_id, 0, countdown=settings.GENERATION_POLL_SCHEDULE[0])
     return SubmitResult.SUBMITTED
 
 
@@ -540,7 +527,7 @@ def poll_generation(*, generation_id: int, attempt: int = 0) -> Generation | Non
     if not generation.is_final and generation.runpod_job_id:
         schedule = settings.GENERATION_POLL_SCHEDULE
         countdown = schedule[min(attempt + 1, len(schedule) - 1)]
-        _enqueue(POLL_TASK, generation_id, attempt + 1, countdown=countdown)
+        send_wake_up(POLL_TASK, generation_id, attempt + 1, countdown=countdown)
     return generation
 
 
@@ -750,7 +737,7 @@ def reconcile_generations() -> dict[str, int]:
     ).filter(Q(submit_claimed_at__isnull=True) | Q(submit_claimed_at__lt=claim_expired))
     resubmitted = 0
     for generation_id in unsubmitted.values_list("pk", flat=True):
-        _enqueue(SUBMIT_TASK, generation_id)
+        send_wake_up(SUBMIT_TASK, generation_id)
         resubmitted += 1
     unfollowed = Generation.objects.filter(status__in=ACTIVE_STATUSES).exclude(runpod_job_id="")
     unfollowed = unfollowed.filter(
@@ -759,6 +746,6 @@ def reconcile_generations() -> dict[str, int]:
     polled = 0
     resume_at = len(settings.GENERATION_POLL_SCHEDULE) - 1
     for generation_id in unfollowed.values_list("pk", flat=True):
-        _enqueue(POLL_TASK, generation_id, resume_at)
+        send_wake_up(POLL_TASK, generation_id, resume_at)
         polled += 1
     return {"resubmitted": resubmitted, "polled": polled}
