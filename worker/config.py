@@ -38,6 +38,7 @@ class BucketConfig:
 class WorkerConfig:
     swarmui_api_url: str = "http://127.0.0.1:7801"
     startup_timeout: float = 1800.0
+    backend_down_grace: float = 15.0
     generation_timeout: float = 600.0
     request_timeout: float = 30.0
     ws_idle_timeout: float = 90.0
@@ -84,6 +85,7 @@ class WorkerConfig:
         return cls(
             swarmui_api_url=env.text("SWARMUI_API_URL", "http://127.0.0.1:7801").rstrip("/"),
             startup_timeout=env.number("STARTUP_TIMEOUT", 1800),
+            backend_down_grace=env.number("BACKEND_DOWN_GRACE_SECONDS", 15),
             generation_timeout=env.number("GENERATION_TIMEOUT", 600),
             request_timeout=env.number("SWARMUI_REQUEST_TIMEOUT", 30),
             ws_idle_timeout=env.number("SWARMUI_WS_IDLE_TIMEOUT", 90),

@@ -22,7 +22,13 @@ from worker.config import ConfigError, WorkerConfig
 from worker.contract import ContractError, parse_job_input
 from worker.outputs import OutputError, bucket_from_s3_config
 from worker.progress import ProgressReporter, Sender, runpod_sender
-from worker.readiness import NotReady, SwarmUIDied, swarmui_process, wait_until_ready
+from worker.readiness import (
+    BackendsDown,
+    NotReady,
+    SwarmUIDied,
+    swarmui_process,
+    wait_until_ready,
+)
 from worker.runtime import ActionError, JobContext, Runtime
 from worker.swarmui_client import (
     SwarmUICancelled,
@@ -35,6 +41,9 @@ from worker.swarmui_client import (
 log = logging.getLogger("worker")
 
 SenderFactory = Callable[[dict[str, Any]], Sender]
+
+# SwarmUI's answer when nothing is running or loading (`BackendHandler`, swarmui-api.md §6.2).
+NO_BACKENDS = "No backends available"
 
 
 class Worker:
@@ -97,6 +106,10 @@ class Worker:
             # Only a restart brings SwarmUI back: ask RunPod to replace this worker.
             self.runtime.mark_unready()
             return {"error": f"SwarmUI is not running: {error}", "refresh_worker": True}
+        if isinstance(error, BackendsDown):
+            # A fresh worker starts a fresh SwarmUI, which starts its backend again.
+            self.runtime.mark_unready()
+            return {"error": f"SwarmUI cannot generate: {error}", "refresh_worker": True}
         if isinstance(error, SwarmUICancelled):
             return {"error": "the job was cancelled"}
         if isinstance(error, SwarmUITimeout):
@@ -106,6 +119,8 @@ class Worker:
             self.runtime.mark_unready()
             return {"error": f"SwarmUI is unavailable: {error}"}
         if isinstance(error, SwarmUIError):
+            if NO_BACKENDS in str(error):
+                self.runtime.mark_unready()  # the next job sees why, or waits for a restart
             return {"error": f"SwarmUI: {error}"}
         log.exception("job %s failed inside the worker", job_id)
         return {"error": f"internal worker error ({type(error).__name__}): {error}"}
@@ -142,7 +157,12 @@ def main() -> int:
             _worker.runtime.client,
             timeout=config.startup_timeout,
             pid_file=config.swarmui_pid_file,
+            down_grace=config.backend_down_grace,
         )
+    except BackendsDown as error:
+        # Take jobs anyway: each one is answered with this reason (and a worker refresh)
+        # instead of waiting in the queue for a worker that never comes up.
+        log.error("%s; jobs will fail with this reason", error)
     except (SwarmUIDied, NotReady) as error:
         log.error("%s", error)
         return 1

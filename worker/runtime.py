@@ -48,6 +48,7 @@ class Runtime:
             timeout=self.config.startup_timeout,
             pid_file=self.config.swarmui_pid_file,
             need_backend=need_backend,
+            down_grace=self.config.backend_down_grace,
             cancel=cancel,
             on_wait=on_wait,
         )

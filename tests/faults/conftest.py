@@ -22,6 +22,7 @@ from tests.faults.processes import DashboardProcesses
 from tests.support.processes import wait_until
 
 RUNPOD_WORKERS = 6
+BACKEND_DOWN_GRACE = 2  # seconds; the worker's default is 15
 RUNPOD_KEY = "local-dev-key"
 
 
@@ -58,7 +59,10 @@ def fault_cloud(tmp_path_factory) -> Iterator[Stack]:
             *("--webhook-retry-interval", "1", "--fault-timeout", "2"),
         ),
         swarmui_flags=("--step-delay", "0.02"),
-        worker_env={"RUNPOD_LOG_LEVEL": "WARN"},
+        worker_env={
+            "RUNPOD_LOG_LEVEL": "WARN",
+            "BACKEND_DOWN_GRACE_SECONDS": str(BACKEND_DOWN_GRACE),
+        },
     )
     try:
         wait_until(

@@ -14,7 +14,7 @@ import requests
 
 from dashboard.generations.models import Generation, Status
 from tests.faults.client import DashboardApi
-from tests.faults.conftest import api_for, launch_dashboard
+from tests.faults.conftest import BACKEND_DOWN_GRACE, api_for, launch_dashboard
 from tests.faults.ledger import active_count, runpod_jobs_by_generation
 from tests.support.processes import wait_until
 
@@ -102,20 +102,22 @@ def test_forgotten_swarmui_sessions_are_renewed(api, cloud, team_on_cloud, repor
     assert after.images.count() == 1
 
 
-def test_errored_backend_fails_clearly_and_a_retry_succeeds_once_it_is_back(
+def test_errored_backend_fails_fast_and_a_retry_succeeds_once_it_is_back(
     api, cloud, team_on_cloud, report
 ):
     swarmui_faults(cloud, backend_status="errored")
     failed = finish(api.generate("no backend")["id"])
     swarmui_faults(cloud, backend_status="running")
     retried = finish(api.retry(failed.pk)["id"])
-    report(first=outcome(failed), retry=outcome(retried))
-    # A worker that has served a job fails at once with SwarmUI's answer; one that has not yet
-    # waits for a running backend, as it does at boot, until RunPod's execution timeout.
-    assert (failed.status, "No backends available" in failed.error) == (Status.FAILED, True) or (
-        failed.status,
-        "waiting for SwarmUI (backends: 0=errored)" in failed.error,
-    ) == (Status.TIMED_OUT, True), failed.error
+    report(first=outcome(failed), retry=outcome(retried), grace_seconds=BACKEND_DOWN_GRACE)
+    assert failed.status == Status.FAILED, failed.error
+    # A worker that has served a job hears SwarmUI's refusal at once; a fresh one waits out the
+    # grace for an AutoRestart, then says the backend is down and asks RunPod for a new worker.
+    assert (
+        "No backends available" in failed.error
+        or "no SwarmUI backend can run (0=errored)" in failed.error
+    ), failed.error
+    assert failed.seconds_to_final < EXECUTION_TIMEOUT_MS / 1000
     assert retried.status == Status.SUCCEEDED, retried.error
 
 

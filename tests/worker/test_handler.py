@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests.support.processes import free_port, wait_until
-from tests.worker.conftest import run_async, run_job
+from tests.worker.conftest import run_async, run_job, set_faults
 
 BAD_INPUTS = [
     ({"action": "paint"}, "action: unknown action 'paint'"),
@@ -71,6 +71,29 @@ def test_a_dead_swarmui_process_asks_runpod_to_replace_the_worker(make_worker, t
     result = run_job(worker, {"prompt": "x"})
     assert result["refresh_worker"] is True
     assert result["error"].startswith("SwarmUI is not running: SwarmUI (pid")
+
+
+def test_an_errored_backend_fails_the_job_and_asks_for_a_new_worker(swarmui, make_worker):
+    set_faults(swarmui, backend_status="errored")
+    worker = make_worker(backend_down_grace=0.5)
+    result = run_job(worker, {"prompt": "x", "steps": 1})
+    assert result["refresh_worker"] is True
+    assert result["error"].startswith(
+        "SwarmUI cannot generate: no SwarmUI backend can run (0=errored)"
+    )
+    set_faults(swarmui, backend_status=None)
+    assert run_job(worker, {"prompt": "back", "steps": 1})["images"]
+
+
+def test_no_backends_mid_session_makes_the_next_job_check_readiness(swarmui, make_worker):
+    worker = make_worker(backend_down_grace=0.5)
+    assert run_job(worker, {"prompt": "warm", "steps": 1})["images"]
+    set_faults(swarmui, backend_status="errored")
+    # The ready worker goes straight to SwarmUI, which refuses; the next job sees the state.
+    assert run_job(worker, {"prompt": "x", "steps": 1})["error"].startswith(
+        "SwarmUI: No backends available"
+    )
+    assert "refresh_worker" in run_job(worker, {"prompt": "y", "steps": 1})
 
 
 def test_swarmui_dying_mid_job_asks_for_a_new_worker(

@@ -12,7 +12,14 @@ import pytest
 
 from tests.support.processes import free_port
 from tests.worker.conftest import set_faults
-from worker.readiness import NotReady, SwarmUIDied, swarmui_process, wait_until_ready
+from worker.readiness import (
+    BackendsDown,
+    NotReady,
+    SwarmUIDied,
+    backends_down,
+    swarmui_process,
+    wait_until_ready,
+)
 from worker.swarmui_client import SwarmUICancelled, SwarmUIClient
 
 
@@ -56,9 +63,57 @@ def test_a_dead_swarmui_process_fails_at_once(exited_pid_file):
 
 
 def test_gives_up_after_the_startup_timeout_saying_what_it_saw(swarmui):
-    set_faults(swarmui, backend_status="errored")
-    with pytest.raises(NotReady, match=r"not ready after 1s .*backends: 0=errored"):
+    set_faults(swarmui, backend_status="loading")
+    with pytest.raises(NotReady, match=r"not ready after 1s .*backends: 0=loading"):
         wait_until_ready(SwarmUIClient(swarmui.base_url), timeout=1, pid_file=None, interval=0.1)
+
+
+@pytest.mark.parametrize("status", ["errored", "disabled"])
+def test_a_backend_that_cannot_come_up_fails_after_the_grace_not_the_timeout(swarmui, status):
+    set_faults(swarmui, backend_status=status)
+    started = time.monotonic()
+    with pytest.raises(BackendsDown, match=rf"no SwarmUI backend can run \(0={status}\)"):
+        wait_until_ready(
+            SwarmUIClient(swarmui.base_url), timeout=60, pid_file=None, down_grace=1, interval=0.1
+        )
+    assert 1 <= time.monotonic() - started < 10
+
+
+def test_a_backend_auto_restarting_within_the_grace_is_waited_for(swarmui):
+    # SwarmUI's AutoRestart: errored for ~2 s after a crash, then loading, then running.
+    set_faults(swarmui, backend_status="errored")
+    threading.Timer(0.6, set_faults, args=(swarmui,), kwargs={"backend_status": "loading"}).start()
+    threading.Timer(1.2, set_faults, args=(swarmui,), kwargs={"backend_status": None}).start()
+    seen: list[str] = []
+    wait_until_ready(
+        SwarmUIClient(swarmui.base_url),
+        timeout=20,
+        pid_file=None,
+        down_grace=1,
+        interval=0.1,
+        on_wait=seen.append,
+    )
+    assert seen == ["backends: 0=errored", "backends: 0=loading"]
+
+
+def test_the_grace_restarts_whenever_a_backend_is_loading_again(swarmui):
+    # errored → loading → errored: the second errored spell gets a full grace of its own.
+    set_faults(swarmui, backend_status="errored")
+    threading.Timer(0.7, set_faults, args=(swarmui,), kwargs={"backend_status": "loading"}).start()
+    threading.Timer(0.9, set_faults, args=(swarmui,), kwargs={"backend_status": "errored"}).start()
+    started = time.monotonic()
+    with pytest.raises(BackendsDown):
+        wait_until_ready(
+            SwarmUIClient(swarmui.base_url), timeout=30, pid_file=None, down_grace=1, interval=0.1
+        )
+    assert time.monotonic() - started >= 1.9
+
+
+def test_which_backend_listings_are_down():
+    assert backends_down({"0": {"status": "errored"}, "1": {"status": "disabled"}})
+    assert not backends_down({"0": {"status": "errored"}, "1": {"status": "loading"}})
+    assert not backends_down({"0": {"status": "waiting"}})
+    assert not backends_down({})  # SwarmUI answers before it has read its backends
 
 
 def test_sessions_alone_are_enough_when_no_backend_is_needed(swarmui):
