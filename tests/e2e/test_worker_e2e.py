@@ -277,3 +277,42 @@ def test_a_dropped_websocket_is_retried_then_reported(stack):
     broken = run(stack, {"prompt": "broken", "steps": 5})
     assert broken["status"] == "FAILED"
     assert "closed the GenerateText2ImageWS WebSocket unexpectedly" in broken["error"]
+
+
+def test_a_worker_booting_on_an_errored_backend_fails_jobs_fast_and_is_replaced(
+    tmp_path, monkeypatch
+):
+    # The worker's main() finds the backend errored: it still starts the job loop, answers the
+    # job with the reason after the grace, and RunPod replaces it (refresh_worker → stopPod).
+    volume = tmp_path / "volume"
+    swarmui = swarmui_server(tmp_path, "--backend-status", "errored", volume=volume).start()
+    control_plane = runpod_server(
+        tmp_path,
+        *("--endpoint", "local", "--workers-min", "1", "--workers-max", "1"),
+        worker=WORKER_HANDLER,
+        env={
+            "SWARMUI_API_URL": swarmui.base_url,
+            "VOLUME_PATH": str(volume),
+            "SWARMUI_PID_FILE": "",
+            "BACKEND_DOWN_GRACE_SECONDS": "1",
+        },
+    ).start()
+    monkeypatch.setattr(runpod, "api_key", API_KEY)
+    monkeypatch.setattr(runpod, "endpoint_url_base", f"{control_plane.base_url}/v2")
+    endpoint = runpod.Endpoint("local")
+    try:
+        failed = finished(endpoint.run({"input": {"prompt": "no backend", "steps": 1}}))
+        assert failed["status"] == "FAILED", failed
+        assert failed["error"].startswith(
+            "SwarmUI cannot generate: no SwarmUI backend can run (0=errored)"
+        ), failed["error"]
+        assert failed["executionTime"] < 10_000
+        requests.post(
+            f"{swarmui.base_url}/emulator/faults", json={"backend_status": None}, timeout=5
+        ).raise_for_status()
+        done = finished(endpoint.run({"input": {"prompt": "back", "steps": 1}}))
+        assert done["status"] == "COMPLETED", done
+        assert done["workerId"] != failed["workerId"], "the worker was not replaced"
+    finally:
+        control_plane.stop()
+        swarmui.stop()
