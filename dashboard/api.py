@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from dashboard.accounts.api import router as accounts_router
 from dashboard.accounts.auth import session_auth, token_auth
+from dashboard.accounts.invitation_api import router as invitations_router
 from dashboard.catalogue.api import router as catalogue_router
 from dashboard.errors import Conflict
 from dashboard.fleet.api import router as fleet_router
@@ -198,6 +199,7 @@ def on_runpod_error(request: HttpRequest, exc: RunPodError) -> HttpResponse:
 
 
 api.add_router("/", accounts_router)
+api.add_router("/", invitations_router)
 api.add_router("/endpoints", fleet_router)
 api.add_router("/", generations_router)
 api.add_router("/", catalogue_router)

@@ -231,6 +231,8 @@ MODEL_DOWNLOAD_CHECK_REDIRECTS = envbool("MODEL_DOWNLOAD_CHECK_REDIRECTS", True)
 GENERATION_EXECUTION_TIMEOUT_MS = envint("GENERATION_EXECUTION_TIMEOUT_MS", 600_000)
 GENERATION_TTL_MS = envint("GENERATION_TTL_MS", 3_600_000)
 TEAM_DEFAULT_MAX_IMAGES = envint("TEAM_DEFAULT_MAX_IMAGES", 4)
+# Days a team invitation stays open before the invitee must be asked again.
+INVITATION_TTL_DAYS = envint("INVITATION_TTL_DAYS", 7)
 # Seconds between status polls of one job: fast at first, then backing off (the last value repeats).
 GENERATION_POLL_SCHEDULE = [
     float(x) for x in envlist("GENERATION_POLL_SCHEDULE", "0.5,0.5,0.5,0.5,1,1,1,1,2,2,2,3,5,10")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dashboard.accounts.models import ApiToken, Membership, Team, UserPreferences
+from dashboard.accounts.models import ApiToken, Invitation, Membership, Team, UserPreferences
 
 
 class MembershipInline(admin.TabularInline):
@@ -61,3 +61,28 @@ class UserPreferencesAdmin(admin.ModelAdmin):
     list_display = ["user", "gallery_density"]
     search_fields = ["user__username"]
     autocomplete_fields = ["user"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Sent from the members page; here they can be inspected and withdrawn."""
+
+    list_display = ["email", "team", "role", "invited_by", "created_at", "expires_at"]
+    list_filter = ["role", "team"]
+    search_fields = ["email", "team__name"]
+    readonly_fields = ["team", "email", "invited_by", "created_at", "accepted_at", "accepted_by"]
+    fields = [
+        "team",
+        "email",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "declined_at",
+        "revoked_at",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False

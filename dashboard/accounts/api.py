@@ -1,5 +1,5 @@
 """API: tokens for scripts (`POST /auth/token`), who am I (`/me`), my tokens (`/tokens`), and the
-current team's members (`/team/members`)."""
+current team's members (`/team/members`; people join by invitation: invitation_api.py)."""
 
 from __future__ import annotations
 
@@ -142,16 +142,11 @@ class MemberOut(Schema):
     joined_at: datetime
 
 
-class MemberAdd(Schema):
-    user: str = Field(min_length=1, max_length=254, description="Username or email.")
-    role: Role = Role.MEMBER
-
-
 class MemberPatch(Schema):
     role: Role
 
 
-def _member_out(membership: Membership) -> dict:
+def member_out(membership: Membership) -> dict:
     return {
         "id": membership.pk,
         "user_id": membership.user_id,
@@ -170,22 +165,13 @@ def _team_member(request: HttpRequest, membership_id: int) -> tuple[Membership, 
 @router.get("/team/members", response=list[MemberOut], summary="The current team's members")
 def list_members(request: HttpRequest):
     team = require_membership(request).team
-    return [_member_out(m) for m in selectors.members_of_team(team)]
-
-
-@router.post("/team/members", response={201: MemberOut}, summary="Add a user (owners, admins)")
-def add_member(request: HttpRequest, payload: MemberAdd):
-    actor = require_membership(request)
-    membership = services.member_add(
-        team=actor.team, identifier=payload.user, role=payload.role, by=actor
-    )
-    return Status(201, _member_out(membership))
+    return [member_out(m) for m in selectors.members_of_team(team)]
 
 
 @router.patch("/team/members/{membership_id}", response=MemberOut, summary="Change a role")
 def change_member_role(request: HttpRequest, membership_id: int, payload: MemberPatch):
     actor, target = _team_member(request, membership_id)
-    return _member_out(
+    return member_out(
         services.membership_change_role(membership=target, role=payload.role, by=actor)
     )
 

@@ -1,7 +1,9 @@
-"""Puts the current team and the user's teams (for the switcher) into every template."""
+"""Puts the current team, the user's teams (for the switcher) and how many invitations await
+them into every template."""
 
 from django.http import HttpRequest
 
+from dashboard.accounts.invitations import invitations_for_user
 from dashboard.accounts.selectors import current_membership, memberships_for_user
 
 
@@ -12,4 +14,5 @@ def current_team(request: HttpRequest) -> dict:
     return {
         "membership": current_membership(request),
         "memberships": memberships_for_user(user),
+        "invitation_count": invitations_for_user(user).count,  # only counted if shown
     }

@@ -27,11 +27,11 @@ class ServiceErrorsMixin:
             self.add_error(field if field in self.fields else None, messages)
 
 
-class MemberAddForm(ServiceErrorsMixin, forms.Form):
-    user = forms.CharField(
+class InvitationForm(ServiceErrorsMixin, forms.Form):
+    email = forms.CharField(
         max_length=254,
-        label="Username or email",
-        help_text="Someone who already has an account here.",
+        label="Email",
+        help_text="The address of their SwarmDeck account; they accept after signing in.",
     )
     role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER, error_messages=ROLE_ERRORS)
 

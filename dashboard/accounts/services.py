@@ -1,4 +1,4 @@
-"""Writes for accounts: teams, memberships, API tokens."""
+"""Writes for accounts: teams, memberships, API tokens (invitations: invitations.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -88,50 +87,6 @@ def membership_set(
         team=team, user=user, defaults={"role": role}
     )
     return membership
-
-
-def _find_user(identifier: str) -> AbstractBaseUser:
-    """An active user by exact username, else by email (case-insensitive)."""
-    users = get_user_model().objects.filter(is_active=True)
-    user = users.filter(username=identifier).first()
-    if user is not None:
-        return user
-    if "@" in identifier:
-        matches = list(users.filter(email__iexact=identifier)[:2])
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise ValidationError(
-                {"user": "Several users have this email address; give the username instead."}
-            )
-    raise ValidationError(
-        {
-            "user": f"No account has the username or email '{identifier}'; "
-            "a site administrator creates accounts."
-        }
-    )
-
-
-@transaction.atomic
-def member_add(*, team: Team, identifier: str, role: str, by: Membership) -> Membership:
-    """Add an existing user, named by username or email, to `team` with `role`."""
-    # Permission first: someone who may not add members learns nothing about who exists.
-    _require_manager(by, team)
-    identifier = identifier.strip()
-    if not identifier:
-        raise ValidationError({"user": "Give the username or email of the person to add."})
-    if role not in Role.values:
-        raise ValidationError({"role": f"Choose one of: {', '.join(Role.values)}."})
-    user = _find_user(identifier)
-    existing = Membership.objects.filter(team=team, user=user).first()
-    if existing is not None:
-        raise ValidationError(
-            {
-                "user": f"{user.get_username()} is already a member of {team.name} "
-                f"({existing.get_role_display().lower()}); change their role in the list instead."
-            }
-        )
-    return membership_set(team=team, user=user, role=role, by=by)
 
 
 def membership_change_role(*, membership: Membership, role: str, by: Membership) -> Membership:

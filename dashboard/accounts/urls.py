@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.accounts import views
+from dashboard.accounts import invitation_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -14,4 +14,20 @@ urlpatterns = [
     path("members/<int:membership_id>/role/", views.member_role, name="member-role"),
     path("members/<int:membership_id>/remove/", views.member_remove, name="member-remove"),
     path("tokens/<int:token_id>/revoke/", views.revoke_token, name="revoke-token"),
+    path("invitations/", invitation_views.invitation_list, name="invitations"),
+    path(
+        "invitations/<int:invitation_id>/accept/",
+        invitation_views.invitation_accept,
+        name="invitation-accept",
+    ),
+    path(
+        "invitations/<int:invitation_id>/decline/",
+        invitation_views.invitation_decline,
+        name="invitation-decline",
+    ),
+    path(
+        "members/invitations/<int:invitation_id>/revoke/",
+        invitation_views.invitation_revoke,
+        name="invitation-revoke",
+    ),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -14,8 +15,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from dashboard.accounts import selectors, services
-from dashboard.accounts.forms import MemberAddForm, MemberRoleForm, TeamForm, TokenForm
+from dashboard.accounts import invitations, selectors, services
+from dashboard.accounts.forms import InvitationForm, MemberRoleForm, TeamForm, TokenForm
 from dashboard.accounts.models import Membership, Role
 
 
@@ -107,38 +108,43 @@ def _row(actor: Membership, member: Membership) -> dict:
 
 @login_required
 def members(request: HttpRequest) -> HttpResponse:
-    """The current team's members; owners and admins add people here (POST)."""
+    """The current team's members; owners and admins invite people here (POST)."""
     actor = selectors.current_membership(request)
     if actor is None:
         return render(request, "accounts/members.html")
-    can_make_owners = actor.role == Role.OWNER
-    form = MemberAddForm(request.POST or None, can_make_owners=can_make_owners)
+    form = InvitationForm(request.POST or None, can_make_owners=actor.role == Role.OWNER)
     if request.method == "POST":
         if form.is_valid():
             try:
-                added = services.member_add(
+                invitation = invitations.invitation_create(
                     team=actor.team,
-                    identifier=form.cleaned_data["user"],
+                    email=form.cleaned_data["email"],
                     role=form.cleaned_data["role"],
                     by=actor,
                 )
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
-                messages.success(
-                    request,
-                    f"{added.user.get_username()} joined {actor.team.name} as "
-                    f"{added.get_role_display().lower()}.",
-                )
+                _announce(request, invitation)
                 return redirect("accounts:members")
         elif not actor.can_manage:
             # The service never sees a malformed form; refuse it as the service would.
-            raise PermissionDenied("Only the team's owners and admins manage its members.")
+            raise PermissionDenied("Only the team's owners and admins invite people.")
     rows = [_row(actor, m) for m in selectors.members_of_team(actor.team)]
-    return render(
+    context = {"rows": rows, "form": form, "roles": _roles_for(actor)}
+    if actor.can_manage:
+        context["invitations"] = invitations.invitations_of_team(actor.team)
+    return render(request, "accounts/members.html", context)
+
+
+def _announce(request: HttpRequest, invitation) -> None:
+    base_url = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")
+    sent = invitations.invitation_send_email(invitation, base_url=base_url)
+    where = "by email" if sent else "— the email could not be sent, so tell them yourself"
+    messages.success(
         request,
-        "accounts/members.html",
-        {"rows": rows, "form": form, "roles": _roles_for(actor)},
+        f"Invited {invitation.email} as {invitation.get_role_display().lower()} {where}. "
+        "They accept on their Invitations page after signing in.",
     )
 
 

@@ -6,6 +6,8 @@ Levels (what a route needs from a signed-in user of team A):
   read   — any member, viewers included;   write — members and up (not viewers);
   admin  — the team's owners and admins;   self  — any signed-in user, on their own account;
   owners — the object named belongs to team A's owner personally (their API token);
+  invitee — the object is an invitation addressed to someone who is none of the actors
+           (404 for everyone: only its invitee may answer it);
   none   — the method is not served (405 for everyone signed in).
 """
 
@@ -29,7 +31,7 @@ from dashboard.accounts.models import Team
 from tests.security.routes import Route
 from tests.security.world import World
 
-LEVELS = {"read", "write", "admin", "self", "owners", "none"}
+LEVELS = {"read", "write", "admin", "self", "owners", "invitee", "none"}
 ALLOWED = {
     "viewer": {"read", "self"},
     "member": {"read", "write", "self"},
@@ -363,8 +365,8 @@ def judge(
         return found
     if answer.changed:
         found.append(finding("leak", f"a refused {actor.name} changed {answer.changed}"))
-    elif level == "owners" and status != 404:
-        found.append(finding("wrong", "expected 404 for another user's token"))
+    elif level in ("owners", "invitee") and status != 404:
+        found.append(finding("wrong", "expected 404 for another user's object"))
     elif status not in (403, 404):
         found.append(finding("wrong", f"expected 403/404: a {actor.name} may not ({level})"))
     return found

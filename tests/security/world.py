@@ -12,7 +12,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from dashboard.accounts.models import ApiToken, Membership, Role, Team
+from dashboard.accounts.invitations import invitation_create
+from dashboard.accounts.models import ApiToken, Invitation, Membership, Role, Team
 from dashboard.accounts.services import api_token_create, api_token_revoke
 from dashboard.catalogue.models import (
     ActionKind,
@@ -66,6 +67,7 @@ class World:
     model_file: ModelFile
     model_action: ModelAction
     sync_run: SyncRun
+    invitation: Invitation  # open, addressed to someone who is none of the actors
     owner_token: ApiToken
     tokens: dict[str, str]  # plain values: "revoked", "expired"
     secrets: Secrets
@@ -93,7 +95,10 @@ def canary(label: str) -> str:
 def build_world(*, endpoint_base_url: str = "http://127.0.0.1:9/v2") -> World:
     """Team A with one of everything, team B with its admin; `endpoint_base_url` is where A's
     endpoint sends RunPod calls (port 9, nothing listens, by default: calls fail fast)."""
-    names = {key: canary(key) for key in ("team", "prompt", "tag", "endpoint", "model", "user")}
+    names = {
+        key: canary(key)
+        for key in ("team", "prompt", "tag", "endpoint", "model", "user", "invitee")
+    }
     # (the slug is no canary: an outsider may know it, and sends it as X-Team)
     team = Team.objects.create(name=names["team"], slug=f"alpha-{uuid.uuid4().hex[:8]}")
     owner = factories.make_member(
@@ -184,6 +189,9 @@ def build_world(*, endpoint_base_url: str = "http://127.0.0.1:9/v2") -> World:
         outcome="queued",
     )
 
+    invitation = invitation_create(
+        team=team, email=f"{names['invitee']}@example.com", role=Role.MEMBER, by=owner
+    )
     owner_token, _ = api_token_create(user=owner.user, name="owner's script")
     revoked, revoked_plain = api_token_create(user=member.user, name="revoked")
     api_token_revoke(token=revoked)
@@ -212,6 +220,7 @@ def build_world(*, endpoint_base_url: str = "http://127.0.0.1:9/v2") -> World:
         model_file=model_file,
         model_action=model_action,
         sync_run=sync_run,
+        invitation=invitation,
         owner_token=owner_token,
         tokens={"revoked": revoked_plain, "expired": expired_plain},
         secrets=secrets,
