@@ -173,7 +173,8 @@ def _describe_health(health: dict) -> str:
 def endpoint_refresh_models(*, endpoint: RunPodEndpoint, by: Membership | None) -> list[str]:
     """Ask the endpoint's worker which Stable-Diffusion models its volume holds (a `list_models`
     job through /runsync) and remember them: the generate form offers them and unknown names are
-    refused. Raises RunPodError when the job cannot run or fails."""
+    refused. Raises RunPodError when the job cannot run or fails. The REST route's synchronous
+    answer for scripts; the pages start a catalogue sync instead (catalogue.services)."""
     _require_manager(by, endpoint.team_id)
     job_input = ListModelsInput(action="list_models", depth=20).to_job_input()
     job = endpoint.runpod_client().runsync(job_input, wait_ms=120_000)
