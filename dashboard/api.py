@@ -25,6 +25,7 @@ from dashboard.catalogue.api import router as catalogue_router
 from dashboard.errors import Conflict
 from dashboard.fleet.api import router as fleet_router
 from dashboard.fleet.runpod_client import RunPodError
+from dashboard.fleet.team_api import router as team_router
 from dashboard.generations.api import router as generations_router
 
 logger = logging.getLogger(__name__)
@@ -201,5 +202,6 @@ def on_runpod_error(request: HttpRequest, exc: RunPodError) -> HttpResponse:
 api.add_router("/", accounts_router)
 api.add_router("/", invitations_router)
 api.add_router("/endpoints", fleet_router)
+api.add_router("/team", team_router)
 api.add_router("/", generations_router)
 api.add_router("/", catalogue_router)

@@ -28,6 +28,14 @@ def require_membership(request: HttpRequest) -> Membership:
     return membership
 
 
+def require_manager(request: HttpRequest) -> Membership:
+    """The acting membership, which must be one of its team's owners or admins (else 403)."""
+    membership = require_membership(request)
+    if not membership.can_manage:
+        raise HttpError(403, "Only the team's owners and admins can do that.")
+    return membership
+
+
 class TokenRequest(Schema):
     username: str = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=1000)

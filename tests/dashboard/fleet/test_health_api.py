@@ -1,5 +1,6 @@
-"""API under /api/v1/endpoints: health history, alerts (restore, dismiss), usage rollups and CSV,
-cold starts, budget get/set, cost estimates. Members read, admins act, other teams get 404."""
+"""API under /api/v1/endpoints (health history, an endpoint's alerts) and /api/v1/team (the
+team's alerts with restore and dismiss, usage rollups and CSV, cold starts, budget get/set, cost
+estimates). Members read, admins act, other teams get 404."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from tests.dashboard.fleet.health_support import (
 from tests.support.emulators import runpod_server
 
 API = "/api/v1/endpoints"
+TEAM_API = "/api/v1/team"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,7 @@ def test_another_teams_endpoint_and_alerts_are_not_found(owner, api_client):
 
     assert client.get(f"{API}/{other.pk}/health").status_code == 404
     assert client.get(f"{API}/{other.pk}/alerts").status_code == 404
-    assert client.post(f"{API}/alerts/{alert.pk}/dismiss").status_code == 404
+    assert client.post(f"{TEAM_API}/alerts/{alert.pk}/dismiss").status_code == 404
     assert alerts.open_alerts(other).count() == 1
 
 
@@ -68,14 +70,14 @@ def test_alerts_are_listed_and_only_admins_act_on_them(member, owner, endpoint, 
     reading(endpoint, timezone.now(), workers_throttled=1)
     (alert,) = alerts.evaluate_alerts(endpoint=endpoint)
 
-    listed = api_client(member).get(f"{API}/team/alerts").json()
+    listed = api_client(member).get(f"{TEAM_API}/alerts").json()
     assert [(a["id"], a["kind"], a["endpoint"]) for a in listed] == [
         (alert.pk, "throttled", endpoint.pk)
     ]
     assert listed[0]["title"] == "Throttled workers (no GPU capacity)"
-    assert api_client(member).post(f"{API}/alerts/{alert.pk}/dismiss").status_code == 403
+    assert api_client(member).post(f"{TEAM_API}/alerts/{alert.pk}/dismiss").status_code == 403
 
-    response = api_client(owner).post(f"{API}/alerts/{alert.pk}/dismiss")
+    response = api_client(owner).post(f"{TEAM_API}/alerts/{alert.pk}/dismiss")
     assert response.status_code == 200
     assert response.json()["resolved_at"] is not None
     assert api_client(member).get(f"{API}/{endpoint.pk}/alerts?open=true").json() == []
@@ -90,7 +92,7 @@ def test_restore_patches_max_workers_back_through_the_api(bare_runpod, owner, ap
     client.post(f"{API}/{endpoint.pk}/health")
     alert = alerts.open_alerts(endpoint).get(kind=AlertKind.MAX_SCALED_DOWN)
 
-    response = client.post(f"{API}/alerts/{alert.pk}/restore")
+    response = client.post(f"{TEAM_API}/alerts/{alert.pk}/restore")
 
     assert response.status_code == 200
     assert response.json()["details"]["restored_to"] == 3
@@ -100,7 +102,7 @@ def test_restore_patches_max_workers_back_through_the_api(bare_runpod, owner, ap
 def test_restoring_anything_but_a_scale_down_is_a_conflict(owner, endpoint, api_client):
     reading(endpoint, timezone.now(), workers_unhealthy=1)
     (alert,) = alerts.evaluate_alerts(endpoint=endpoint)
-    response = api_client(owner).post(f"{API}/alerts/{alert.pk}/restore")
+    response = api_client(owner).post(f"{TEAM_API}/alerts/{alert.pk}/restore")
     assert response.status_code == 409
 
 
@@ -108,22 +110,22 @@ def test_usage_rollups_and_csv(member, endpoint, api_client):
     finished_generation(member, endpoint, at=timezone.now(), cost="0.25", model="flux")
     client = api_client(member)
 
-    body = client.get(f"{API}/team/usage?period=30d").json()
+    body = client.get(f"{TEAM_API}/usage?period=30d").json()
     assert body["period"]["key"] == "30d"
     assert Decimal(body["total"]["cost"]) == Decimal("0.25")
     assert [row["label"] for row in body["by_model"]] == ["flux"]
 
-    response = client.get(f"{API}/team/usage/csv?period=30d")
+    response = client.get(f"{TEAM_API}/usage/csv?period=30d")
     assert response["Content-Type"].startswith("text/csv")
     assert b"flux" in b"".join(response.streaming_content)
 
 
 def test_bad_usage_periods_are_field_errors(member, api_client):
     client = api_client(member)
-    response = client.get(f"{API}/team/usage?period=decade")
+    response = client.get(f"{TEAM_API}/usage?period=decade")
     assert response.status_code == 422
     assert "period" in errors_of(response)
-    response = client.get(f"{API}/team/usage?period=custom&start=2026-03-05&end=2026-03-01")
+    response = client.get(f"{TEAM_API}/usage?period=custom&start=2026-03-05&end=2026-03-01")
     assert response.status_code == 422
     assert errors_of(response) == {"end": "The end date must not be before the start date."}
 
@@ -133,7 +135,7 @@ def test_cold_starts_report(member, endpoint, api_client):
     finished_generation(member, endpoint, at=now, cost="0.1", delay_ms=30_000, worker_id="a")
     finished_generation(member, endpoint, at=now, cost="0.1", delay_ms=200, worker_id="a")
 
-    body = api_client(member).get(f"{API}/team/cold-starts?period=today").json()
+    body = api_client(member).get(f"{TEAM_API}/cold-starts?period=today").json()
 
     assert (body["cold"]["jobs"], body["warm"]["jobs"]) == (1, 1)
     assert body["warm_workers_last_7_days"]["source"] == "none"
@@ -142,7 +144,7 @@ def test_cold_starts_report(member, endpoint, api_client):
 def test_budget_get_and_set_by_admins_only(member, owner, api_client):
     url = "https://hooks.example.com/T0/SECRET"
     response = api_client(owner).patch(
-        f"{API}/team/budget",
+        f"{TEAM_API}/budget",
         {"monthly_soft_limit": "80", "monthly_hard_limit": "100", "alert_webhook_url": url},
         content_type="application/json",
     )
@@ -150,10 +152,10 @@ def test_budget_get_and_set_by_admins_only(member, owner, api_client):
     assert response.json()["alert_webhook_host"] == "hooks.example.com"
     assert "SECRET" not in response.content.decode()
 
-    body = api_client(member).get(f"{API}/team/budget").json()
+    body = api_client(member).get(f"{TEAM_API}/budget").json()
     assert (body["monthly_hard_limit"], body["level"]) == ("100.00", "ok")
     denied = api_client(member).patch(
-        f"{API}/team/budget", {"monthly_hard_limit": "1000"}, content_type="application/json"
+        f"{TEAM_API}/budget", {"monthly_hard_limit": "1000"}, content_type="application/json"
     )
     assert denied.status_code == 403
     assert TeamBudget.objects.get().monthly_hard_limit == Decimal("100")
@@ -161,7 +163,7 @@ def test_budget_get_and_set_by_admins_only(member, owner, api_client):
 
 def test_negative_budgets_are_field_errors_and_change_nothing(owner, api_client):
     response = api_client(owner).patch(
-        f"{API}/team/budget", {"monthly_soft_limit": -10}, content_type="application/json"
+        f"{TEAM_API}/budget", {"monthly_soft_limit": -10}, content_type="application/json"
     )
     assert response.status_code == 422
     assert errors_of(response) == {"monthly_soft_limit": "A limit cannot be negative."}
@@ -174,11 +176,11 @@ def test_cost_estimate(member, endpoint, api_client):
     finished_generation(member, endpoint, at=timezone.now(), cost=None, execution_ms=5000)
     client = api_client(member)
 
-    body = client.get(f"{API}/team/cost-estimate?width=512&height=512&steps=4").json()
+    body = client.get(f"{TEAM_API}/cost-estimate?width=512&height=512&steps=4").json()
     assert body == {"cost": "0.050000", "execution_seconds": 5.0, "based_on": 1, "basis": "similar"}
 
-    assert client.get(f"{API}/team/cost-estimate?endpoint=nope").status_code == 404
-    response = client.get(f"{API}/team/cost-estimate?steps=0")
+    assert client.get(f"{TEAM_API}/cost-estimate?endpoint=nope").status_code == 404
+    response = client.get(f"{TEAM_API}/cost-estimate?steps=0")
     assert response.status_code == 422
     assert "steps" in errors_of(response)
 
