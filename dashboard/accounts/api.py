@@ -120,6 +120,34 @@ def me(request: HttpRequest):
     }
 
 
+class TeamCreate(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    slug: str = Field(
+        "", max_length=60, description="Short name for the X-Team header; empty: from the name."
+    )
+
+
+@router.post("/teams", response={201: TeamOut}, summary="Create a team; you become its owner")
+def create_team(request: HttpRequest, payload: TeamCreate):
+    team = services.team_create(name=payload.name, slug=payload.slug, owner=request.user)
+    return Status(
+        201,
+        {
+            "slug": team.slug,
+            "name": team.name,
+            "role": Role.OWNER,
+            "max_images_per_generation": team.max_images_per_generation,
+        },
+    )
+
+
+@router.post("/team/leave", response={204: None}, summary="Leave the current team")
+def leave_team(request: HttpRequest):
+    """The last owner must make another member an owner first (422)."""
+    services.membership_leave(membership=require_membership(request))
+    return Status(204, None)
+
+
 @router.get("/tokens", response=list[TokenOut])
 def list_tokens(request: HttpRequest):
     return selectors.api_tokens_for_user(request.user)

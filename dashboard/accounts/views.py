@@ -230,7 +230,7 @@ def leave_team(request: HttpRequest) -> HttpResponse:
         "accounts/confirm.html",
         {
             "title": f"Leave {team_name}",
-            "question": f"Leave {team_name}? You will need an owner or admin to add you again.",
+            "question": f"Leave {team_name}? You will need an owner or admin to invite you again.",
             "button": "Leave team",
         },
     )

@@ -122,6 +122,8 @@ API = {
     "GET /api/v1/tokens": SELF,
     "POST /api/v1/tokens": SELF,
     "DELETE /api/v1/tokens/{token_id}": OWNERS,
+    "POST /api/v1/teams": SELF,
+    "POST /api/v1/team/leave": SELF,
     "GET /api/v1/team/members": READ,
     "PATCH /api/v1/team/members/{membership_id}": ADMIN,
     "DELETE /api/v1/team/members/{membership_id}": ADMIN,
@@ -215,6 +217,7 @@ def requests_for(world: World):
         "fleet:cost-estimate GET": Request(query=endpoint, names_team_a=True),
         # API
         "POST /api/v1/tokens": Request(body={"name": "matrix"}),
+        "POST /api/v1/teams": Request(body={"name": "matrix team"}),
         "POST /api/v1/team/invitations": Request(body={"email": "new-hire@example.com"}),
         "PATCH /api/v1/team/members/{membership_id}": Request(body={"role": "viewer"}),
         "POST /api/v1/endpoints": Request(
