@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 
 from dashboard.accounts import invitations
-from dashboard.accounts.api import MemberOut, member_out, require_membership
+from dashboard.accounts.api import MemberOut, member_out, require_manager, require_membership
 from dashboard.accounts.models import Invitation, Role
 
 router = Router(tags=["accounts"])
@@ -57,9 +56,7 @@ def _team_invitation_out(invitation: Invitation, emailed: bool | None = None) ->
 
 
 def _managed_invitations(request: HttpRequest):
-    actor = require_membership(request)
-    if not actor.can_manage:
-        raise PermissionDenied("Only the team's owners and admins see invitations.")
+    actor = require_manager(request)
     return actor, invitations.invitations_of_team(actor.team)
 
 
