@@ -2,10 +2,45 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 
 from dashboard.generations.history import parse_history_query
+
+
+def _refuse_constant(name: str) -> None:
+    # Python's json reads NaN and Infinity, but they are not JSON: PostgreSQL refuses to store them.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class SwarmParamsField(forms.Field):
+    """More SwarmUI parameters as one JSON object in a textarea. Only the JSON is checked here;
+    the services judge the object (validation.py), so the page and the API refuse alike."""
+
+    widget = forms.Textarea
+
+    def to_python(self, value: Any) -> Any:
+        text = (value or "").strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text, parse_constant=_refuse_constant)
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise ValidationError(f"{self.label}: not valid JSON at {where} ({exc.msg}).") from None
+        except ValueError as exc:  # NaN or Infinity
+            raise ValidationError(f"{self.label}: {exc}; use a number or a string.") from None
+        except RecursionError:
+            raise ValidationError(f"{self.label}: nested too deeply.") from None
+
+    def prepare_value(self, value: Any) -> str:
+        """What the textarea shows: typed text as it was, a generation's parameters indented."""
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False) if value else ""
 
 
 class GenerationForm(forms.Form):
@@ -25,6 +60,24 @@ class GenerationForm(forms.Form):
     cfg_scale = forms.FloatField(initial=7.0, label="CFG scale")
     seed = forms.IntegerField(initial=-1, help_text="-1 picks a random seed.")
     images = forms.IntegerField(initial=1, label="Images")
+    extra_params = SwarmParamsField(
+        required=False,
+        label="Extra parameters",
+        help_text=(
+            "One JSON object of SwarmUI parameter id → value. Ids are the lower-case names from "
+            "SwarmUI's ListT2IParams, like sampler, scheduler, loras or refinermodel; the "
+            "parameters above (prompt, model, size, steps, CFG scale, seed, images) are set "
+            "in their own fields."
+        ),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "spellcheck": "false",
+                "autocomplete": "off",
+                "placeholder": '{"sampler": "dpmpp_2m", "scheduler": "karras"}',
+            }
+        ),
+    )
 
     def __init__(self, *args, endpoints=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,8 +113,8 @@ def actual_seed(generation, image=None) -> int:
 def reuse_initial(generation, mode: str, *, image=None, endpoints=()) -> dict:
     """Initial values of the generate form for a re-use `mode`; ValueError for an unknown mode.
 
-    all: every parameter; remix: all but the seed (a new one); prompt: prompt and negative only;
-    seed: only the seed (the image's real seed when it has one).
+    all: every parameter, the extra SwarmUI ones too; remix: all but the seed (a new one);
+    prompt: prompt and negative only; seed: only the seed (the image's real seed when it has one).
     """
     if mode not in REUSE_MODES:
         raise ValueError(f"Unknown re-use mode; use one of: {', '.join(REUSE_MODES)}.")
@@ -80,6 +133,7 @@ def reuse_initial(generation, mode: str, *, image=None, endpoints=()) -> dict:
         "cfg_scale": generation.cfg_scale,
         "seed": seed,
         "images": generation.image_count,
+        "extra_params": generation.extra_params,
     }
     # The endpoint only if the team still has it; otherwise the form's default.
     if any(e.pk == generation.endpoint_id for e in endpoints):

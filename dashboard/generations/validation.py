@@ -6,6 +6,7 @@ on shared GPUs should be allowed to ask for.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from worker.contract import normalize_param_id
@@ -137,11 +138,27 @@ def _extra(errors: dict, value: Any) -> dict:
     if not isinstance(value, dict):
         errors["extra_params"] = "Must be an object of SwarmUI parameters."
         return {}
-    for key in value:
+    for key, item in value.items():
         if normalize_param_id(key) in CORE_PARAMETERS:
             errors["extra_params"] = f"'{key}' has its own field; set it there."
             return {}
+        if problem := _unstorable(item):
+            errors["extra_params"] = f"'{key}': {problem}"
+            return {}
     return dict(value)
+
+
+def _unstorable(value: Any) -> str:
+    """What PostgreSQL's jsonb cannot hold in `value` (NaN, infinities, NUL characters)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "numbers must be finite."
+    if isinstance(value, str) and "\x00" in value:
+        return "text must not contain NUL characters."
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list):
+        return next((problem for item in value if (problem := _unstorable(item))), "")
+    return ""
 
 
 def clean_parameters(errors: dict, *, team, endpoint, **raw: Any) -> dict[str, Any]:
@@ -174,7 +191,7 @@ def contract_errors(text: str) -> dict[str, str]:
         field, _, message = part.partition(": ")
         name = field.split(".", 1)[0]
         if name not in FORM_FIELDS:  # a SwarmUI parameter passed through extra_params
-            name = "extra_params"
+            name, message = "extra_params", f"'{field}': {message}"
         if name not in errors:
             errors[name] = message[:1].upper() + message[1:] if message else part
     return errors

@@ -73,7 +73,6 @@ def generate(request: HttpRequest) -> HttpResponse:
             generation = services.generation_create(
                 team=membership.team,
                 user=request.user,
-                extra_params=None,
                 **form.cleaned_data,
             )
         except ValidationError as exc:

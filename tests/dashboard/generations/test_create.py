@@ -177,7 +177,33 @@ def test_extra_params_pass_through_but_cannot_override_core_fields(member, endpo
 def test_extra_params_the_worker_contract_rejects_are_named(member, endpoint, api_client):
     response = _post(api_client(member), extra_params={"123": "x"})
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "extra_params"
+    [error] = response.json()["errors"]
+    assert error["field"] == "extra_params"
+    assert error["message"].startswith("'123': is not a SwarmUI parameter name")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"sampler": NaN}', "'sampler': numbers must be finite."),
+        ('{"loras": ["a", Infinity]}', "'loras': numbers must be finite."),
+        ('{"sampler": "eu\\u0000ler"}', "'sampler': text must not contain NUL characters."),
+        ('{"nested": {"\\u0000": 1}}', "'nested': text must not contain NUL characters."),
+    ],
+)
+def test_extra_params_postgres_cannot_store_are_422_not_500(
+    member, endpoint, api_client, body, message
+):
+    payload = '{"prompt": "x", "extra_params": ' + body + "}"
+    response = api_client(member).post(
+        "/api/v1/generations", payload, content_type="application/json"
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    # NUL characters are already refused where the API reads JSON, naming the exact key.
+    assert error["field"].startswith("extra_params")
+    assert message.split(": ")[1].split(" ")[0] in error["message"].lower()
+    assert not Generation.objects.exists()
 
 
 def test_team_limit_on_images_is_configurable(member, endpoint, api_client):
