@@ -377,7 +377,10 @@ def plan_keep_alive(
     (runpod.md §1.3: it never starts a worker) so that the same worker picks it up the moment it
     is free — no gap for the idle timeout, no extra worker. So at most `desired` jobs run and at
     most `desired` successors wait. `other_busy` counts our other jobs that keep a worker busy
-    (a warm-up) and can be chained onto the same way.
+    and can be chained onto the same way: a warm-up, or a generation that took the worker of a
+    keep_alive job cancelled for it (keep_alive_jobs_to_yield). Such a worker counts as warm, like
+    a busy worker under workers.min, so its replacement waits for it at low priority instead of
+    starting a cold worker while the generation runs.
     """
     jobs = list(jobs)
     if desired <= 0:
@@ -403,3 +406,22 @@ def plan_keep_alive(
     need = max(0, desired - covering)
     low = min(need, max(0, followable - len(waiting_low)))
     return KeepAlivePlan(cancel=tuple(cancel), submit_normal=need - low, submit_low=low)
+
+
+def keep_alive_jobs_to_yield(
+    jobs: Iterable[KeepAliveJob], *, idle_workers: int, generation_status: str
+) -> list[KeepAliveJob]:
+    """The running keep_alive jobs whose worker a just-submitted generation may take, best first:
+    the one that would run longest (one about to end frees its worker soon anyway). Empty while
+    the generation can start without: `idle_workers` (from /health, read first) is above 0, or
+    `generation_status` (read after it) is no longer IN_QUEUE.
+
+    Each condition alone would cancel for nothing: an idle worker takes a new job a moment after
+    /run, so the generation may still read IN_QUEUE; and once it has taken it, /health counts
+    that worker as running, so `idle_workers` reads 0.
+    """
+    if idle_workers > 0 or generation_status != "IN_QUEUE":
+        return []
+    running = [job for job in jobs if job.status == "IN_PROGRESS"]
+    far = datetime.max.replace(tzinfo=UTC)  # end unknown: counts as running longest
+    return sorted(running, key=lambda job: job.ends_at or far, reverse=True)

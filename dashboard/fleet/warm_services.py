@@ -7,7 +7,8 @@ so a crash right after it still knows it. Safe to run twice, concurrently or aft
 each run re-reads RunPod and plans from the difference (warm_pools.plan_min_workers).
 
 API keys without endpoint-management scope get 403 from REST v2; the same schedules then run in
-keep-alive mode: bounded `keep_alive` jobs keep the desired number of workers busy-warm.
+keep-alive mode: bounded `keep_alive` jobs keep the desired number of workers busy-warm, and a
+generation that finds no idle worker takes over the worker of one of them (yield_keep_alive_worker).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from dashboard.fleet.warm_pools import (
     check_window,
     cost_per_hour,
     desired_workers,
+    keep_alive_jobs_to_yield,
     next_opening,
     open_windows,
     overlapping,
@@ -67,6 +69,9 @@ SCHEDULE_FIELDS = ("name", "weekdays", "start_time", "end_time", "warm_workers",
 MANAGEMENT_RECHECK = timedelta(hours=1)
 KEEP_WARM_MAX_MINUTES = 12 * 60
 KEEP_ALIVE_PING_SECONDS = 10
+# Key of a keep_alive record entry cancelled so that a generation takes its worker: the
+# generation's RunPod job id, followed instead of the cancelled job until it ends.
+YIELDED_TO = "yielded_to"
 # A warm-up still queued or running this long after it was sent is not sent again; after
 # WARMUP_GIVE_UP without a final state it is marked failed.
 WARMUP_ACTIVE_FOR = timedelta(minutes=15)
@@ -426,7 +431,14 @@ def _apply_keep_alive(endpoint, client: RunPodClient, desired: int, now: datetim
     tracked = list(warm_state(endpoint).keep_alive_jobs)
     jobs: list[KeepAliveJob] = []
     kept: list[dict] = []
+    busy_generations = 0
     for entry in tracked:
+        if entry.get(YIELDED_TO):
+            # Cancelled for a generation: that generation keeps the worker busy while it runs.
+            if desired > 0 and _generation_still_on_its_way(client, entry, now):
+                busy_generations += 1
+                kept.append(entry)
+            continue
         job = _keep_alive_job(client, entry, now)
         if job is not None:
             jobs.append(job)
@@ -441,7 +453,11 @@ def _apply_keep_alive(endpoint, client: RunPodClient, desired: int, now: datetim
         if warmup_refresh(run_id=run_id, now=now).status in WarmupStatus.ACTIVE
     )
     plan = plan_keep_alive(
-        jobs, desired=desired, now=now, interval=_interval(), other_busy=busy_warmups
+        jobs,
+        desired=desired,
+        now=now,
+        interval=_interval(),
+        other_busy=busy_warmups + busy_generations,
     )
     for job_id in plan.cancel:
         with contextlib.suppress(RunPodNotFound):  # already gone
@@ -451,9 +467,30 @@ def _apply_keep_alive(endpoint, client: RunPodClient, desired: int, now: datetim
     for low_priority in [False] * plan.submit_normal + [True] * plan.submit_low:
         submitted.append(_submit_keep_alive(client, now, low_priority=low_priority))
         # Recorded one by one: a failure after the first still remembers what was sent.
-        _update_state(endpoint.pk, keep_alive_jobs=kept + submitted)
-    _update_state(endpoint.pk, keep_alive_jobs=kept + submitted)
+        _record_keep_alive_jobs(endpoint, tracked=tracked, kept=kept, submitted=submitted)
+    _record_keep_alive_jobs(endpoint, tracked=tracked, kept=kept, submitted=submitted)
     return len(submitted), len(plan.cancel)
+
+
+def _record_keep_alive_jobs(endpoint, *, tracked: list, kept: list, submitted: list) -> None:
+    """Write what this run keeps and sent, merged into the record as it is now. Entries this run
+    did not decide about stay: those another run recorded meanwhile, and those a generation
+    claimed meanwhile (yield_keep_alive_worker), so that no job is ever claimed twice."""
+    seen = {entry["id"]: entry for entry in tracked}
+    kept_ids = {entry["id"] for entry in kept}
+
+    def stays(entry: dict) -> bool:
+        before = seen.get(entry["id"])
+        if before is None or before.get(YIELDED_TO) != entry.get(YIELDED_TO):
+            return True
+        return entry["id"] in kept_ids
+
+    with transaction.atomic():
+        state = WarmState.objects.select_for_update().get(endpoint=endpoint)
+        merged = [entry for entry in state.keep_alive_jobs if stays(entry)]
+        known = {entry["id"] for entry in merged}
+        state.keep_alive_jobs = merged + [entry for entry in submitted if entry["id"] not in known]
+        state.save(update_fields=["keep_alive_jobs"])
 
 
 def _keep_alive_job(client: RunPodClient, entry: dict, now: datetime) -> KeepAliveJob | None:
@@ -468,6 +505,11 @@ def _keep_alive_job(client: RunPodClient, entry: dict, now: datetime) -> KeepAli
         if expires and expires > now:
             return KeepAliveJob(entry["id"], "IN_PROGRESS", entry["low"], expires)
         return None
+    return _as_keep_alive_job(entry, job)
+
+
+def _as_keep_alive_job(entry: dict, job: dict) -> KeepAliveJob | None:
+    """A tracked job as RunPod's /status body describes it; None once it is over."""
     status = job.get("status")
     if status not in ("IN_QUEUE", "IN_PROGRESS"):
         return None
@@ -477,6 +519,18 @@ def _keep_alive_job(client: RunPodClient, entry: dict, now: datetime) -> KeepAli
         delay = timedelta(milliseconds=int(job.get("delayTime") or 0))
         ends_at = submitted + delay + timedelta(seconds=entry["duration"])
     return KeepAliveJob(entry["id"], status, entry["low"], ends_at)
+
+
+def _generation_still_on_its_way(client: RunPodClient, entry: dict, now: datetime) -> bool:
+    """Whether the generation that took this keep_alive job's worker is still queued or running."""
+    try:
+        job = client.status(entry[YIELDED_TO])
+    except RunPodNotFound:
+        return False
+    except RunPodError:
+        expires = parse_datetime(entry["expires"])
+        return bool(expires and expires > now)  # cannot tell: busy until the entry's TTL
+    return job.get("status") in ("IN_QUEUE", "IN_PROGRESS")
 
 
 def _submit_keep_alive(client: RunPodClient, now: datetime, *, low_priority: bool) -> dict:
@@ -501,6 +555,91 @@ def _submit_keep_alive(client: RunPodClient, now: datetime, *, low_priority: boo
         "low": low_priority,
         "expires": (now + timedelta(seconds=ttl_seconds)).isoformat(),
     }
+
+
+# --- a generation takes the warm worker ----------------------------------------------------------
+
+
+def yield_keep_alive_worker(*, endpoint: RunPodEndpoint, job_id: str) -> str | None:
+    """Cancel the keep_alive job of ours on `endpoint` that would run longest, so that its warm
+    worker takes the generation `job_id` next (already in RunPod's queue at normal priority)
+    instead of the generation waiting for it or for a cold worker. Returns the cancelled job's id.
+
+    Never raises: the generation is submitted already and must not fail because of this."""
+    try:
+        return _yield_keep_alive_worker(endpoint, job_id)
+    except RunPodError as exc:
+        logger.warning(
+            "endpoint %s: no keep-alive worker yielded to %s: %s", endpoint.pk, job_id, exc.message
+        )
+    except Exception:  # a bug here must not cost the generation it was meant to speed up
+        logger.exception(
+            "endpoint %s: yielding a keep-alive worker to %s failed", endpoint.pk, job_id
+        )
+    return None
+
+
+def _yield_keep_alive_worker(endpoint: RunPodEndpoint, job_id: str) -> str | None:
+    state = WarmState.objects.filter(endpoint=endpoint).first()
+    entries = [
+        entry for entry in (state.keep_alive_jobs if state else []) if not entry.get(YIELDED_TO)
+    ]
+    if not entries:
+        return None  # no keep_alive job of ours: not a single RunPod call
+    client = endpoint.runpod_client()
+    # Read in this order: keep_alive_jobs_to_yield says why.
+    idle_workers = int((client.health().get("workers") or {}).get("idle") or 0)
+    running = []
+    for entry in entries:
+        with contextlib.suppress(RunPodNotFound):  # forgotten by RunPod: over
+            job = _as_keep_alive_job(entry, client.status(entry["id"]))
+            if job is not None:
+                running.append(job)
+    generation_status = str(client.status(job_id).get("status"))
+    candidates = [
+        job.id
+        for job in keep_alive_jobs_to_yield(
+            running, idle_workers=idle_workers, generation_status=generation_status
+        )
+    ]
+    if not candidates:
+        return None
+    claimed = _claim_keep_alive_job(endpoint, candidates, job_id)
+    if claimed is None:
+        return None  # another generation claimed each of them first
+    try:
+        client.cancel(claimed)
+    except RunPodNotFound:
+        pass  # ended meanwhile: its worker is free all the same
+    except RunPodError:
+        _unclaim_keep_alive_job(endpoint, claimed)  # the next tick finds out what became of it
+        raise
+    logger.info("endpoint %s: keep_alive job %s cancelled for %s", endpoint.pk, claimed, job_id)
+    return claimed
+
+
+def _claim_keep_alive_job(
+    endpoint: RunPodEndpoint, candidates: list[str], job_id: str
+) -> str | None:
+    """Mark the first candidate no other generation has claimed; its id, or None. The row lock
+    makes two generations at once claim two different jobs (or one finds none left)."""
+    with transaction.atomic():
+        state = WarmState.objects.select_for_update().get(endpoint=endpoint)
+        free = {entry["id"]: entry for entry in state.keep_alive_jobs if not entry.get(YIELDED_TO)}
+        claimed = next((candidate for candidate in candidates if candidate in free), None)
+        if claimed is not None:
+            free[claimed][YIELDED_TO] = job_id
+            state.save(update_fields=["keep_alive_jobs"])
+    return claimed
+
+
+def _unclaim_keep_alive_job(endpoint: RunPodEndpoint, claimed: str) -> None:
+    with transaction.atomic():
+        state = WarmState.objects.select_for_update().get(endpoint=endpoint)
+        for entry in state.keep_alive_jobs:
+            if entry["id"] == claimed:
+                entry.pop(YIELDED_TO, None)
+        state.save(update_fields=["keep_alive_jobs"])
 
 
 # --- keep warm / cool down -----------------------------------------------------------------------
@@ -693,7 +832,7 @@ def warm_pool_status(*, endpoint: RunPodEndpoint, now: datetime | None = None) -
         "mode": state.mode,
         "ready": ready,
         "starting": starting,
-        "keep_alive_jobs": len(state.keep_alive_jobs or []),
+        "keep_alive_jobs": sum(1 for job in state.keep_alive_jobs or [] if not job.get(YIELDED_TO)),
         "notice": state.notice,
         "last_error": state.last_error,
         "last_checked_at": state.last_checked_at,
@@ -721,8 +860,9 @@ def warm_pool_status(*, endpoint: RunPodEndpoint, now: datetime | None = None) -
         explanation = (
             "Keep-alive mode because RunPod refused endpoint management (403) for this "
             "endpoint's API key, so SwarmDeck cannot set workers.min. Instead it keeps workers "
-            f"busy with keep_alive jobs of at most {keep_alive_seconds()} s each. A job that "
-            "arrives while a worker runs one waits for it to end or starts another worker. "
+            f"busy with keep_alive jobs of at most {keep_alive_seconds()} s each. A generation "
+            "that finds no idle worker takes the worker of one of them (that keep_alive job is "
+            "cancelled), so it starts warm. "
             "An API key with endpoint-management scope lets RunPod keep workers warm itself."
         )
     if desired.cooled_down:

@@ -36,6 +36,7 @@ from dashboard.fleet.runpod_client import (
 )
 from dashboard.fleet.selectors import default_endpoint, endpoint_for_team
 from dashboard.fleet.volume import VolumeError, VolumeFileMissing
+from dashboard.fleet.warm_services import yield_keep_alive_worker
 from dashboard.generations import validation
 from dashboard.generations.images import ImageDataError, decode_base64, prepare_image
 from dashboard.generations.jobs import (
@@ -269,6 +270,7 @@ def _record_submission(generation_id: int, job_id: str, endpoint: RunPodEndpoint
         _cancel_at_runpod(endpoint, job_id)
         return SubmitResult.SKIPPED
     send_wake_up(POLL_TASK, generation_id, 0, countdown=settings.GENERATION_POLL_SCHEDULE[0])
+    yield_keep_alive_worker(endpoint=endpoint, job_id=job_id)  # a busy-warm worker takes it next
     return SubmitResult.SUBMITTED
 
 
