@@ -44,13 +44,23 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
-API_KEY = "local-dev-key"
+from tests.benchmarks.common import (
+    EMULATOR_API_KEY,
+    Cleanups,
+    cleaning_up,
+    emulator_endpoint,
+    figure,
+    log,
+    member_api_token,
+    postgres_from_environment,
+    print_result,
+    throwaway_database,
+)
+
 IMAGE_SIZE = 64
 # Jobs a --serve-worker holds: one rendering, two waiting. The SDK sleeps a second whenever its
 # queue is full, so it must hold more than a second of work to never leave the GPU idle.
@@ -58,10 +68,6 @@ PREFETCH = 3
 STEPS = 20  # sent as a generation would be; the emulated GPU takes image-seconds whatever it is
 CLIENT_THREADS = 32
 FINAL = ("succeeded", "failed", "cancelled", "timed_out")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # --- the emulated GPU worker (--serve-worker) ----------------------------------------------------
@@ -206,24 +212,18 @@ def main() -> int:
         args.generations = 100
 
     workdir = Path(tempfile.mkdtemp(prefix="swarmdeck-burst-"))
-    with ExitStack() as cleanups:  # stops what was started, newest first, even on failure
-        if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-            from tests.benchmarks.pipeline_latency import create_postgres_database
-
-            database_url, drop = create_postgres_database(os.environ["DATABASE_URL"])
-            cleanups.callback(drop)
-        else:
-            database_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    with cleaning_up() as cleanups:  # stops what was started, newest first, even on failure
+        database_url = throwaway_database(workdir, cleanups, server=postgres_from_environment())
         os.environ.update({"DATABASE_URL": database_url, "DEBUG": "false", "LOG_LEVEL": "WARNING"})
         os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
         return run(args, workdir, database_url, cleanups)
 
 
-def start_cloud(args, workdir: Path, cleanups: ExitStack):
+def start_cloud(args, workdir: Path, cleanups: Cleanups):
     """The RunPod emulator (a started ServerProcess) with `args.workers` always-on workers."""
     from tests.support.emulators import runpod_server
 
-    flags = ("--endpoint", "local", "--api-key", API_KEY)
+    flags = ("--endpoint", "local", "--api-key", EMULATOR_API_KEY)
     flags += ("--workers-min", str(args.workers), "--workers-max", str(args.workers))
     env = {"RUNPOD_LOG_LEVEL": "WARN"}
     command = [
@@ -233,20 +233,18 @@ def start_cloud(args, workdir: Path, cleanups: ExitStack):
         *("--image-seconds", str(args.image_seconds)),
     ]
     runpod = runpod_server(workdir, *flags, worker=command, env=env).start()
-    cleanups.callback(runpod.stop)
+    cleanups.append(runpod.stop)
     return runpod
 
 
-def run(args, workdir: Path, database_url: str, cleanups: ExitStack) -> int:
+def run(args, workdir: Path, database_url: str, cleanups: Cleanups) -> int:
     import django
 
     django.setup()
     import requests
     from django.core.management import call_command
 
-    from dashboard.accounts.models import Membership, Role, Team
-    from dashboard.accounts.services import api_token_create
-    from dashboard.fleet.models import RunPodEndpoint
+    from dashboard.accounts.models import Team
     from dashboard.fleet.runpod_client import RunPodClient
     from dashboard.generations.models import Generation
     from tests.faults.processes import DashboardProcesses
@@ -258,7 +256,7 @@ def run(args, workdir: Path, database_url: str, cleanups: ExitStack) -> int:
     log(f"starting the RunPod emulator with {args.workers} workers")
     cloud = start_cloud(args, workdir, cleanups)
     api_base = f"{cloud.base_url}/v2"
-    runpod = RunPodClient(endpoint_id="local", api_key=API_KEY, api_base=api_base)
+    runpod = RunPodClient(endpoint_id="local", api_key=EMULATOR_API_KEY, api_base=api_base)
     wait_until(
         lambda: runpod.health()["workers"]["ready"] >= args.workers,
         timeout=120,
@@ -274,24 +272,12 @@ def run(args, workdir: Path, database_url: str, cleanups: ExitStack) -> int:
         web_workers=args.web_workers,
         settings={"LOG_LEVEL": "WARNING"},
     )
-    cleanups.callback(dashboard.stop)
+    cleanups.append(dashboard.stop)
     dashboard.start()
 
-    user = django.contrib.auth.get_user_model().objects.create_user("bench", password="x" * 12)
     team = Team.objects.create(name="Burst", slug="burst", max_images_per_generation=1)
-    Membership.objects.create(team=team, user=user, role=Role.MEMBER)
-    endpoint = RunPodEndpoint(
-        team=team,
-        name="emulator",
-        endpoint_id="local",
-        api_base_url=api_base,
-        rest_base_url=api_base,
-        default_model="OfficialStableDiffusion/sd_xl_base_1.0",
-        is_default=True,
-    )
-    endpoint.set_api_key(API_KEY)
-    endpoint.save()
-    _, token = api_token_create(user=user, name="bench")
+    token = member_api_token(team)
+    emulator_endpoint(team=team, api_base=api_base)
     count = args.generations
     body = {"width": IMAGE_SIZE, "height": IMAGE_SIZE, "steps": STEPS, "images": 1}
     run_id = uuid.uuid4().hex[:6]
@@ -388,14 +374,7 @@ def run(args, workdir: Path, database_url: str, cleanups: ExitStack) -> int:
     )
 
     def result(name: str, value: float, floor: float, target, unit: str) -> dict:
-        return {
-            "name": name,
-            "value": round(value, 3),
-            "floor": round(floor, 3),
-            "ratio": round(value / floor, 4) if floor else None,
-            "target": target,
-            "unit": unit,
-        }
+        return figure(name, value, floor, target=target, unit=unit, digits=3, ratio_digits=4)
 
     results = [
         result(f"burst_{count}_makespan_vs_ideal", makespan, ideal, 1.15, "s"),
@@ -414,7 +393,7 @@ def run(args, workdir: Path, database_url: str, cleanups: ExitStack) -> int:
         **lags(generations),
     }
     log(f"details: {json.dumps(details)}")
-    print(json.dumps({"benchmark": "burst_throughput", "results": results, "details": details}))
+    print_result("burst_throughput", results, details)
     return 0
 
 

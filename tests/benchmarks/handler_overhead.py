@@ -19,8 +19,6 @@ The last line printed is one JSON object in the format of ARCHITECTURE.md.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 import tempfile
 import time
@@ -28,21 +26,14 @@ from pathlib import Path
 
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
-from tests.support.emulators import WORKER_HANDLER, runpod_server, swarmui_server  # noqa: E402
+from tests.benchmarks.common import EMULATOR_API_KEY, figure, log, percentile, print_result
+from tests.support.emulators import WORKER_HANDLER, runpod_server, swarmui_server
 
-API_KEY = "local-dev-key"
 STEPS = 20
 SCENARIOS = (("0s", 0.0), ("1s", 0.05))  # seconds per step → 0 s and 1 s of generation
 WARMUP_JOBS = 3
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 class Stack:
@@ -61,7 +52,7 @@ class Stack:
             },
         )
         self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {API_KEY}"
+        self.http.headers["Authorization"] = f"Bearer {EMULATOR_API_KEY}"
         self.session_id = ""
 
     def __enter__(self) -> Stack:
@@ -131,7 +122,7 @@ def run_scenario(root: Path, label: str, step_delay: float, jobs: int) -> dict[s
             samples["delay"].append(delay)
             samples["wall"].append(wall)
             if (index + 1) % 10 == 0:
-                print(f"{label}: {index + 1}/{jobs} jobs", file=sys.stderr, flush=True)
+                log(f"{label}: {index + 1}/{jobs} jobs")
     return samples
 
 
@@ -144,17 +135,15 @@ def main() -> int:
         for label, step_delay in SCENARIOS:
             samples = run_scenario(Path(tmp), label, step_delay, jobs)
             for name, share in (("p50", 0.50), ("p95", 0.95)):
-                value = percentile(samples["job"], share)
-                floor = percentile(samples["direct"], share)
                 results.append(
-                    {
-                        "name": f"{name}_{label}",
-                        "value": round(value, 4),
-                        "floor": round(floor, 4),
-                        "ratio": round(value / floor, 3),
-                        "target": 1.10 if label == "1s" else None,
-                        "unit": "s",
-                    }
+                    figure(
+                        f"{name}_{label}",
+                        percentile(samples["job"], share),
+                        percentile(samples["direct"], share),
+                        target=1.10 if label == "1s" else None,
+                        unit="s",
+                        digits=4,
+                    )
                 )
                 details[f"wall_{name}_{label}"] = round(percentile(samples["wall"], share), 4)
                 details[f"delay_{name}_{label}"] = round(percentile(samples["delay"], share), 4)
@@ -162,7 +151,7 @@ def main() -> int:
                 1000 * (percentile(samples["job"], 0.5) - percentile(samples["direct"], 0.5)), 1
             )
     details["jobs_per_scenario"] = jobs
-    print(json.dumps({"benchmark": "handler_overhead", "results": results, "details": details}))
+    print_result("handler_overhead", results, details)
     return 0
 
 

@@ -55,10 +55,19 @@ from itertools import accumulate
 from pathlib import Path
 from urllib.parse import urlencode
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
+from tests.benchmarks.common import (
+    DEFAULT_POSTGRES,
+    cleaning_up,
+    figure,
+    log,
+    postgres_answers,
+    postgres_from_environment,
+    print_result,
+    throwaway_database,
+)
+
 SMALL_GENERATIONS = 100
 MEMBERS = 20
 TIME_TARGET = 1.5
@@ -208,30 +217,6 @@ FAILURES = [
 ]
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
-
-
-def server_url(url: str) -> str:
-    """The maintenance database of the server `url` points at."""
-    return url.rsplit("/", 1)[0] + "/postgres"
-
-
-def postgres_answers(url: str) -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(server_url(url), connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
 def start_private_postgres(directory: Path) -> tuple[str, Callable[[], None]]:
     """A throwaway cluster on a free port (toolchain.md: initdb + pg_ctl, fsync off, run as the
     `postgres` user when we are root), and a function that stops it."""
@@ -270,27 +255,6 @@ def start_private_postgres(directory: Path) -> tuple[str, Callable[[], None]]:
     return f"postgres://postgres@127.0.0.1:{port}/postgres", stop
 
 
-def create_postgres_database(url: str) -> tuple[str, Callable[[], None]]:
-    """A throwaway database on the server of `url`, and a function that drops it."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"swarmdeck_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url(url), autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(server_url(url), autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-    return url.rsplit("/", 1)[0] + f"/{name}", drop
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generations", type=int, default=100_000, help="of the big team")
@@ -311,18 +275,15 @@ def main() -> int:
     if args.images_per_generation < 0 or args.repeats < 1 or args.warmup < 0:
         parser.error("--images-per-generation and --warmup: 0 or more; --repeats: 1 or more")
 
-    server = os.environ.get("DATABASE_URL", "")
-    if not server.startswith("postgres"):
-        # The question is PostgreSQL's plans at scale; SQLite would answer a different one.
-        server = DEFAULT_SERVER
+    # The question is PostgreSQL's plans at scale; SQLite would answer a different one.
+    server = postgres_from_environment() or DEFAULT_POSTGRES
     workdir = Path(tempfile.mkdtemp(prefix="swarmdeck-history-bench-"))
-    cleanups: list[Callable[[], None]] = [lambda: shutil.rmtree(workdir, ignore_errors=True)]
-    try:
+    with cleaning_up() as cleanups:
+        cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
         if not postgres_answers(server):
             server, stop = start_private_postgres(workdir)
             cleanups.append(stop)
-        database_url, drop = create_postgres_database(server)
-        cleanups.append(drop)
+        database_url = throwaway_database(workdir, cleanups, server=server)
         os.environ.update(
             {
                 "DATABASE_URL": database_url,
@@ -333,12 +294,6 @@ def main() -> int:
             }
         )
         return run(args)
-    finally:
-        for cleanup in reversed(cleanups):
-            try:
-                cleanup()
-            except Exception as exc:  # report it and go on cleaning up
-                log(f"cleanup failed: {exc}")
 
 
 def run(args) -> int:
@@ -377,7 +332,7 @@ def run(args) -> int:
     print_table(results)
     if args.explain:
         explain_history_queries(requests, teams["big"])
-    print(json.dumps({"benchmark": "history_scale", "results": json_results(results)}))
+    print_result("history_scale", json_results(results))
     return 0
 
 
@@ -993,32 +948,25 @@ def json_results(results: list[Measured]) -> list[dict]:
     for result in results:
         big, small = result.ms["big"], result.ms["small"]
         out.append(
-            {
-                "name": result.name,
-                "value": round(big, 2),
-                "floor": round(small, 2),
-                "ratio": round(big / small, 3),
-                "target": TIME_TARGET,
-                "unit": "ms",
-                "queries": result.queries["big"],
-                "queries_floor": result.queries["small"],
-                "sql_ms": round(result.sql_ms["big"], 2),
-                "sql_ms_floor": round(result.sql_ms["small"], 2),
-                "rows": result.rows["big"],
-                "rows_floor": result.rows["small"],
-            }
+            figure(
+                result.name,
+                big,
+                small,
+                target=TIME_TARGET,
+                unit="ms",
+                digits=2,
+                queries=result.queries["big"],
+                queries_floor=result.queries["small"],
+                sql_ms=round(result.sql_ms["big"], 2),
+                sql_ms_floor=round(result.sql_ms["small"], 2),
+                rows=result.rows["big"],
+                rows_floor=result.rows["small"],
+            )
         )
     for result in results:
         big, small = result.queries["big"], result.queries["small"]
         out.append(
-            {
-                "name": f"{result.name}/queries",
-                "value": big,
-                "floor": small,
-                "ratio": round(big / small, 3),
-                "target": QUERY_TARGET,
-                "unit": "queries",
-            }
+            figure(f"{result.name}/queries", big, small, target=QUERY_TARGET, unit="queries")
         )
     return out
 

@@ -72,11 +72,21 @@ from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
+
+from tests.benchmarks.common import (
+    DEFAULT_POSTGRES,
+    Cleanups,
+    cleaning_up,
+    figure,
+    log,
+    postgres_answers,
+    postgres_from_environment,
+    print_result,
+    throwaway_database,
+)
 
 FULL_SIZE = 50_000
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 TIME_TARGET = 1.3
 RSS_TARGET_MB = 250
 SEED_THREADS = 8
@@ -84,10 +94,6 @@ REGION = "EU-RO-1"
 ACCESS_KEY, SECRET_KEY = "user_bench", "rps_bench"
 MODELS = "SwarmUI/Models/"
 STAGING_FOLDER = ".s3compat_uploads"  # RunPod's multipart staging: never walked (runpod.md §7)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # --- the tree -------------------------------------------------------------------------------------
@@ -511,41 +517,6 @@ class RssMeter:
 
 
 # --- running it -----------------------------------------------------------------------------------
-def server_url(url: str) -> str:
-    return url.rsplit("/", 1)[0] + "/postgres"
-
-
-def postgres_answers(url: str) -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(server_url(url), connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
-def create_postgres_database(url: str) -> tuple[str, Callable[[], None]]:
-    """A throwaway database on the server of `url`, and a function that drops it."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"swarmdeck_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url(url), autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(server_url(url), autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-    return url.rsplit("/", 1)[0] + f"/{name}", drop
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=FULL_SIZE, help="in the seeded tree")
@@ -554,17 +525,13 @@ def main() -> int:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="swarmdeck-inventory-bench-"))
-    cleanups: list[Callable[[], None]] = [lambda: shutil.rmtree(workdir, ignore_errors=True)]
-    try:
-        server = os.environ.get("DATABASE_URL", "")
-        if not server.startswith("postgres"):
-            server = DEFAULT_SERVER
-        if postgres_answers(server):
-            database_url, drop = create_postgres_database(server)
-            cleanups.append(drop)
-        else:
+    with cleaning_up() as cleanups:
+        cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
+        server = postgres_from_environment() or DEFAULT_POSTGRES
+        if not postgres_answers(server):
             log(f"no PostgreSQL at {server}: using SQLite")
-            database_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+            server = None
+        database_url = throwaway_database(workdir, cleanups, server=server)
         os.environ.update(
             {
                 "DATABASE_URL": database_url,
@@ -577,29 +544,17 @@ def main() -> int:
         for name in [k for k in os.environ if k.startswith("STORAGE_S3_")]:
             del os.environ[name]  # previews go to the temporary MEDIA_ROOT
         return run(args, workdir, cleanups)
-    finally:
-        for cleanup in reversed(cleanups):
-            try:
-                cleanup()
-            except Exception as exc:  # report it and go on cleaning up
-                log(f"cleanup failed: {exc}")
 
 
-def run(args, workdir: Path, cleanups: list) -> int:
+def run(args, workdir: Path, cleanups: Cleanups) -> int:
     import multiprocessing
 
-    from tests.support.processes import ServerProcess, free_port
+    from tests.support.emulators import moto_server
 
     counter = RequestCounter()
     counter.install()  # before any client exists
     rss = RssMeter()
-    port = free_port()
-    moto = ServerProcess(
-        args=[str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        host="127.0.0.1",
-        port=port,
-        log_path=workdir / "moto.log",
-    ).start()
+    moto = moto_server(workdir).start()
     cleanups.append(moto.stop)
     bucket = f"vol-{uuid.uuid4().hex[:10]}"
     started = time.perf_counter()
@@ -681,15 +636,14 @@ def run(args, workdir: Path, cleanups: list) -> int:
 
     results = bench.results()
     results.append(
-        {
-            "name": "resync_unchanged/inventory_writes",
-            "value": len(writes) + run.added + run.changed + run.missing,
-            "floor": 0,
-            "ratio": None,
-            "target": 0,
-            "target_applies_to": "value",
-            "unit": "rows",
-        }
+        figure(
+            "resync_unchanged/inventory_writes",
+            len(writes) + run.added + run.changed + run.missing,
+            0,
+            target=0,
+            target_applies_to="value",
+            unit="rows",
+        )
     )
     details = {
         "objects": args.objects,
@@ -700,7 +654,7 @@ def run(args, workdir: Path, cleanups: list) -> int:
         "side_file_readers": SIDE_FILE_READERS,
         "database": connection.vendor,
     }
-    print(json.dumps({"benchmark": "inventory_sync", "results": results, "details": details}))
+    print_result("inventory_sync", results, details)
     return 0
 
 
@@ -792,47 +746,44 @@ class Bench:
                 (a.server_cpu_seconds + b.server_cpu_seconds) / 2 for a, _, b in pairs
             )
             results.append(
-                {
-                    "name": name,
-                    "value": round(value, 3),
-                    "floor": round(floor, 3),
-                    "ratio": round(value / floor, 3),
-                    "target": None if name == "resync_unchanged" else TIME_TARGET,
-                    "unit": "s",
-                    "cpu_s": round(cpu, 2),
-                    "cpu_floor_s": round(cpu_floor, 2),
-                    "server_cpu_s": round(server, 2),
-                    "server_cpu_floor_s": round(server_floor, 2),
-                }
+                figure(
+                    name,
+                    value,
+                    floor,
+                    target=None if name == "resync_unchanged" else TIME_TARGET,
+                    unit="s",
+                    cpu_s=round(cpu, 2),
+                    cpu_floor_s=round(cpu_floor, 2),
+                    server_cpu_s=round(server, 2),
+                    server_cpu_floor_s=round(server_floor, 2),
+                )
             )
         for name, pairs in self.series.items():
             synced = max((synced.memory for _, synced, _ in pairs), key=lambda m: m.growth_mb)
             floor = max((a.memory for a, _, _ in pairs), key=lambda m: m.growth_mb)
-            results.append(
-                {
-                    "name": f"{name}/rss_growth",
-                    "value": round(synced.growth_mb, 1),
-                    "floor": round(floor.growth_mb, 1),
-                    # Below a megabyte, growth is page-level noise and a ratio of it means nothing.
-                    "ratio": round(synced.growth_mb / floor.growth_mb, 3)
-                    if floor.growth_mb >= 1
-                    else None,
-                    "target": None,
-                    "unit": "MB",
-                }
+            growth = figure(
+                f"{name}/rss_growth",
+                synced.growth_mb,
+                floor.growth_mb,
+                target=None,
+                unit="MB",
+                digits=1,
             )
+            if floor.growth_mb < 1:
+                growth["ratio"] = None  # page-level noise: a ratio of it means nothing
+            results.append(growth)
         # The floor: this process's peak during the first plain walk, before any sync ran.
         floor_peak = next(iter(self.series.values()))[0][0].memory.peak_mb
         results.append(
-            {
-                "name": "peak_rss",
-                "value": round(self.rss.process_peak_mb, 1),
-                "floor": round(floor_peak, 1),
-                "ratio": round(self.rss.process_peak_mb / floor_peak, 3),
-                "target": RSS_TARGET_MB,
-                "target_applies_to": "value",
-                "unit": "MB",
-            }
+            figure(
+                "peak_rss",
+                self.rss.process_peak_mb,
+                floor_peak,
+                target=RSS_TARGET_MB,
+                target_applies_to="value",
+                unit="MB",
+                digits=1,
+            )
         )
         return results
 

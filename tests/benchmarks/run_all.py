@@ -23,6 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
+
+from tests.benchmarks.common import log
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 
@@ -35,15 +39,13 @@ QUICK_ARGS = {
 }
 
 
-def log(message: str = "") -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def benchmarks() -> list[Path]:
+    """Every NAME.py here but this runner, the helpers the benchmarks share, and their tests."""
     return sorted(
         path
         for path in HERE.glob("*.py")
-        if path.name != Path(__file__).name and not path.name.startswith("_")
+        if path.name not in (Path(__file__).name, "common.py")
+        and not path.name.startswith(("_", "test_"))
     )
 
 

@@ -20,7 +20,6 @@ The last line printed is one JSON object in the format of ARCHITECTURE.md.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
@@ -31,23 +30,20 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
-API_KEY = "local-dev-key"
+from tests.benchmarks.common import (
+    EMULATOR_API_KEY,
+    emulator_endpoint,
+    figure,
+    log,
+    percentile,
+    print_result,
+)
+
 PRICE_PER_SECOND = "0.00031"  # a 4090 PRO flex worker (runpod.md §5.5)
 WINDOW_OPENS = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
 TICK_SECONDS = 5.0  # the compressed beat
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def main() -> int:
@@ -104,7 +100,7 @@ def run(args, stack) -> int:
     from django.conf import settings
 
     from dashboard.accounts.models import Team
-    from dashboard.fleet.models import RunPodEndpoint, WarmupRun
+    from dashboard.fleet.models import WarmupRun
     from dashboard.fleet.runpod_client import RunPodClient
     from dashboard.fleet.warm_services import schedule_create, warm_pool_apply, warmup_refresh
     from worker.contract import GenerateInput
@@ -112,18 +108,9 @@ def run(args, stack) -> int:
     lead = args.cold_start + 15  # boot, the worker's start-up and the warm-up job
     settings.WARM_POOL_LEAD_SECONDS = math.ceil(lead)
     team = Team.objects.create(name="Bench", slug="bench", time_zone="UTC")
-    endpoint = RunPodEndpoint(
-        team=team,
-        name="emulator",
-        endpoint_id="local",
-        api_base_url=stack.api_base,
-        rest_base_url=stack.api_base,
-        default_model="OfficialStableDiffusion/sd_xl_base_1.0",
-        gpu_price_per_second=Decimal(PRICE_PER_SECOND),
-        is_default=True,
+    endpoint = emulator_endpoint(
+        team=team, api_base=stack.api_base, gpu_price_per_second=Decimal(PRICE_PER_SECOND)
     )
-    endpoint.set_api_key(API_KEY)
-    endpoint.save()
     window_end = WINDOW_OPENS + timedelta(seconds=args.window_seconds)
     schedule_create(
         endpoint=endpoint,
@@ -134,7 +121,7 @@ def run(args, stack) -> int:
         end_time=window_end.time(),
         warm_workers=1,
     )
-    client = RunPodClient(endpoint_id="local", api_key=API_KEY, api_base=stack.api_base)
+    client = RunPodClient(endpoint_id="local", api_key=EMULATOR_API_KEY, api_base=stack.api_base)
     rng = random.Random(args.seed)
 
     # Real-time plan: outside jobs in [0, W); a gap so they all start before the pool warms;
@@ -210,27 +197,27 @@ def run(args, stack) -> int:
     nominal_cost = args.window_seconds * price
     results = []
     for label, share, target in (("p50", 0.5, None), ("p95", 0.95, 0.1)):
-        inside = percentile(delays["inside"], share)
-        outside = percentile(delays["outside"], share)
         results.append(
-            {
-                "name": f"delay_{label}_inside_vs_outside_window",
-                "value": round(inside, 4),
-                "floor": round(outside, 4),
-                "ratio": round(inside / outside, 4) if outside else None,
-                "target": target,
-                "unit": "s",
-            }
+            figure(
+                f"delay_{label}_inside_vs_outside_window",
+                percentile(delays["inside"], share),
+                percentile(delays["outside"], share),
+                target=target,
+                unit="s",
+                digits=4,
+                ratio_digits=4,
+            )
         )
     results.append(
-        {
-            "name": "warm_pool_cost_of_window",
-            "value": round(warm_cost, 6),
-            "floor": round(nominal_cost, 6),
-            "ratio": round(warm_cost / nominal_cost, 4),
-            "target": None,
-            "unit": "USD",
-        }
+        figure(
+            "warm_pool_cost_of_window",
+            warm_cost,
+            nominal_cost,
+            target=None,
+            unit="USD",
+            digits=6,
+            ratio_digits=4,
+        )
     )
     details = {
         "jobs_inside": len(delays["inside"]),
@@ -246,7 +233,7 @@ def run(args, stack) -> int:
         "max_delay_inside": round(max(delays["inside"]), 3),
         "max_delay_outside": round(max(delays["outside"]), 3),
     }
-    print(json.dumps({"benchmark": "warm_pool", "results": results, "details": details}))
+    print_result("warm_pool", results, details)
     return 0
 
 

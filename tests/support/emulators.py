@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,17 @@ def runpod_server(
         port=port,
         log_path=log_dir / f"runpod-{port}.log",
         env=env or {},
+    )
+
+
+def moto_server(log_dir: Path) -> ServerProcess:
+    """moto's S3 server: the S3 API of a network volume or of an output bucket."""
+    port = free_port()
+    return ServerProcess(
+        args=[str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        host="127.0.0.1",
+        port=port,
+        log_path=log_dir / f"moto-{port}.log",
     )
 
 
