@@ -3,6 +3,7 @@ and the side-by-side compare."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -160,7 +161,14 @@ def _facts(image: GeneratedImage) -> dict[str, object]:
         "Run time": f"{g.execution_ms} ms" if g.execution_ms is not None else "—",
         "Created": timezone.localtime(g.created_at).strftime("%Y-%m-%d %H:%M:%S"),
     }
-    facts.update({str(key): value for key, value in g.extra_params.items()})
+    # SwarmUI's own ids, labelled apart so that a parameter called "seed" or "Status" cannot
+    # overwrite a row above; lists and objects shown as the JSON they were sent as.
+    facts.update(
+        {
+            f"SwarmUI {key}": value if isinstance(value, str) else json.dumps(value)
+            for key, value in g.extra_params.items()
+        }
+    )
     return facts
 
 

@@ -600,6 +600,23 @@ def test_compare_shows_both_images_and_dims_equal_values(member, endpoint):
     assert marks["Model"] == "same"
 
 
+def test_compare_lists_swarmui_parameters_apart_and_as_json(member, endpoint):
+    extra_a = {"Status": "mine", "loras": ["ink", "fur"], "sampler": "euler"}
+    a = make_finished_generation(member, endpoint, seed=1, extra_params=extra_a).images.get()
+    b = make_finished_generation(
+        member, endpoint, seed=2, extra_params={"sampler": "euler"}
+    ).images.get()
+
+    html = html_of(signed_in(member).get(f"/compare/?a={a.pk}&b={b.pk}"))
+
+    rows = re.findall(r'<tr class="(same|differs)"><th scope="row">([^<]+)</th>', html)
+    marks = {label: mark for mark, label in rows}
+    assert marks["Status"] == "same"  # the generation's status, not the parameter
+    assert marks["SwarmUI Status"] == "differs"
+    assert marks["SwarmUI sampler"] == "same"
+    assert "[&quot;ink&quot;, &quot;fur&quot;]" in html
+
+
 def test_compare_with_a_malformed_id_is_a_400(member):
     response = signed_in(member).get("/compare/?a=1&b=two")
 
