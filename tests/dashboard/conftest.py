@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
-from pathlib import Path
 
 import boto3
 import pytest
@@ -14,7 +12,7 @@ from dashboard.accounts.models import Role
 from dashboard.accounts.services import api_token_create
 from tests.dashboard import factories
 from tests.dashboard.broker import SentTasks, use_broker
-from tests.support.processes import ServerProcess, free_port
+from tests.support.emulators import moto_server
 
 
 @pytest.fixture(autouse=True)
@@ -75,13 +73,7 @@ def sent_tasks():
 @pytest.fixture(scope="session")
 def moto_s3(tmp_path_factory):
     """A real S3 protocol server (moto) standing in for a network volume's S3 API."""
-    port = free_port()
-    server = ServerProcess(
-        args=[str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        host="127.0.0.1",
-        port=port,
-        log_path=tmp_path_factory.mktemp("moto") / "moto.log",
-    )
+    server = moto_server(tmp_path_factory.mktemp("moto"))
     server.start()
     yield server
     server.stop()

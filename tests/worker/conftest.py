@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import http.server
-import sys
 import threading
 import time
 import uuid
@@ -19,7 +18,8 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
-from tests.support.processes import ServerProcess, free_port
+from tests.support.emulators import moto_server
+from tests.support.processes import ServerProcess
 from worker.config import BucketConfig, WorkerConfig
 from worker.handler import Worker
 
@@ -134,13 +134,7 @@ def moto_s3(tmp_path) -> Iterator[BucketConfig]:
     """A real S3 API (moto_server) with one empty bucket."""
     import boto3
 
-    port = free_port()
-    server = ServerProcess(
-        args=[str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        host="127.0.0.1",
-        port=port,
-        log_path=tmp_path / "moto.log",
-    ).start()
+    server = moto_server(tmp_path).start()
     bucket = BucketConfig(
         endpoint_url=server.base_url,
         access_key_id="testing",
