@@ -1,5 +1,6 @@
-// The history page: multi-select with shift-click and the selection bar; the lightbox (←/→ within
-// the loaded results, Esc closes, "s" stars) with its server-rendered metadata panel.
+// The history page: multi-select with shift-click and the selection bar; the lightbox (←/→ through
+// the results, → past the last loaded one loads the next page; Esc closes, "s" stars) with its
+// server-rendered metadata panel.
 (() => {
   "use strict";
 
@@ -54,8 +55,12 @@
   const img = dialog.querySelector("[data-lightbox-img]");
   const panel = dialog.querySelector("[data-lightbox-panel]");
   const counter = dialog.querySelector("[data-lightbox-counter]");
+  const note = dialog.querySelector("[data-lightbox-note]");
   const links = () => [...document.querySelectorAll("#results [data-lightbox-image]")];
   let current = -1;
+  let loadingOlder = false;
+
+  const say = (text) => { note.textContent = text ? ` · ${text}` : ""; };
 
   function show(index) {
     const all = links();
@@ -66,9 +71,44 @@
     img.src = link.dataset.full;
     img.alt = link.querySelector("img")?.alt || "";
     counter.textContent = `${current + 1} / ${all.length}`;
+    say("");
     htmx.ajax("GET", link.dataset.panel, { target: panel, swap: "innerHTML" });
     if (!dialog.open) dialog.showModal();
     link.scrollIntoView({ block: "nearest" });
+  }
+
+  // Resolves once the "Older →" control's request has swapped in the next page (true) or failed.
+  // The control keeps the cursor, target and swap; a request it already has in flight (scrolled
+  // into view) is waited for, not doubled. htmx.ajax rather than a click: a control swapped in a
+  // moment ago is not wired up until it settles.
+  function loadOlder(more) {
+    return new Promise((resolve) => {
+      const done = (event) => {
+        if (event.detail.requestConfig?.elt !== more) return;
+        document.removeEventListener("htmx:afterRequest", done);
+        resolve(Boolean(event.detail.successful));
+      };
+      document.addEventListener("htmx:afterRequest", done);
+      if (more.classList.contains(htmx.config.requestClass)) return;
+      // A failure also arrives as htmx:afterRequest, above; the promise need not report it again.
+      htmx.ajax("GET", more.getAttribute("hx-get"), { source: more }).catch(() => {});
+    });
+  }
+
+  async function showNext() {
+    if (current < links().length - 1) return show(current + 1);
+    if (loadingOlder) return; // one page at a time, however often → is pressed
+    const more = document.querySelector("#results .load-more [hx-get]");
+    if (!more) return say("no older images");
+    loadingOlder = true;
+    dialog.setAttribute("aria-busy", "true");
+    say("loading older images…");
+    const loaded = await loadOlder(more);
+    loadingOlder = false;
+    dialog.removeAttribute("aria-busy");
+    if (!dialog.open) return;
+    if (!loaded) return say("could not load older images; press → to try again");
+    showNext(); // a page of generations without images moves on to the page after it
   }
 
   document.addEventListener("click", (event) => {
@@ -87,7 +127,7 @@
       show(current - 1);
     } else if (event.key === "ArrowRight") {
       event.preventDefault();
-      show(current + 1);
+      showNext();
     } else if (event.key === "s") {
       event.preventDefault();
       // Through htmx directly: a panel swapped in a moment ago is not wired up until it settles.
@@ -97,7 +137,7 @@
   });
 
   dialog.querySelector("[data-lightbox-prev]").addEventListener("click", () => show(current - 1));
-  dialog.querySelector("[data-lightbox-next]").addEventListener("click", () => show(current + 1));
+  dialog.querySelector("[data-lightbox-next]").addEventListener("click", showNext);
   dialog.querySelector("[data-lightbox-close]").addEventListener("click", () => dialog.close());
   // A click on the backdrop (the dialog itself, outside its content) closes it.
   dialog.addEventListener("click", (event) => { if (event.target === dialog) dialog.close(); });

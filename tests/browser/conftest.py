@@ -12,6 +12,8 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from playwright.sync_api import Page, expect
 
+from dashboard.accounts.models import Role
+from tests.dashboard import factories
 from tests.dashboard.factories import PASSWORD
 from tests.e2e.conftest import (  # noqa: F401 - fixtures shared with the end-to-end tests
     broker_queue,
@@ -80,3 +82,11 @@ def sign_in(live_server) -> Callable[[Page, AbstractBaseUser], None]:
         expect(page.get_by_role("heading", name="Generate")).to_be_visible()
 
     return submit
+
+
+@pytest.fixture
+def studio(transactional_db, media_root):  # noqa: F811 - the fixture imported above
+    """(member, endpoint): a team with one member and an endpoint; media in a temporary folder."""
+    team = factories.make_team("Gallery Team")
+    member = factories.make_member(team, Role.MEMBER)
+    return member, factories.make_endpoint(team, name="main")

@@ -15,21 +15,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from dashboard.accounts.models import Role
 from dashboard.generations.models import Generation, Status
 from tests.dashboard import factories
 from tests.dashboard.factories import make_finished_generation
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def studio(transactional_db, media_root):
-    """A team with one member and an endpoint; media in a temporary folder."""
-    team = factories.make_team("Gallery Team")
-    member = factories.make_member(team, Role.MEMBER)
-    endpoint = factories.make_endpoint(team, name="main")
-    return member, endpoint
 
 
 def settled(page: Page) -> None:
