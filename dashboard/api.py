@@ -27,6 +27,7 @@ from dashboard.fleet.api import router as fleet_router
 from dashboard.fleet.runpod_client import RunPodError
 from dashboard.fleet.team_api import router as team_router
 from dashboard.generations.api import router as generations_router
+from dashboard.generations.preset_api import router as presets_router
 
 logger = logging.getLogger(__name__)
 
@@ -204,4 +205,5 @@ api.add_router("/", invitations_router)
 api.add_router("/endpoints", fleet_router)
 api.add_router("/team", team_router)
 api.add_router("/", generations_router)
+api.add_router("/", presets_router)
 api.add_router("/", catalogue_router)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from dashboard.generations.models import GeneratedImage, Generation, Tag
+from dashboard.generations.models import GeneratedImage, Generation, Preset, Tag
 
 
 @admin.display(description="image")
@@ -65,3 +65,11 @@ class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "team", "created_at"]
     list_filter = ["team"]
     search_fields = ["name"]
+
+
+@admin.register(Preset)
+class PresetAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "created_by", "created_at", "updated_at"]
+    list_filter = ["team"]
+    search_fields = ["name", "description", "prompt"]
+    raw_id_fields = ["created_by", "endpoint"]

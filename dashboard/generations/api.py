@@ -15,10 +15,11 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictFloat, StrictInt
 
 from dashboard.accounts.api import require_membership
-from dashboard.generations import selectors, services
+from dashboard.generations import presets, selectors, services
 from dashboard.generations.files import image_file_response
 from dashboard.generations.history import MAX_PAGE_SIZE, history_page, parse_history_query
 from dashboard.generations.models import GeneratedImage, Generation
+from dashboard.generations.preset_api import team_preset
 from dashboard.generations.tag_names import MAX_TAG_LENGTH
 from dashboard.generations.zips import zip_response
 
@@ -30,7 +31,7 @@ Number = StrictInt | StrictFloat
 
 
 class GenerationIn(Schema):
-    prompt: str
+    prompt: str = Field("", description="Required unless the preset gives one.")
     negative_prompt: str = ""
     model: str = ""
     width: StrictInt = 1024
@@ -44,6 +45,11 @@ class GenerationIn(Schema):
     )
     extra_params: dict[str, Any] = Field(
         default_factory=dict, description="More SwarmUI parameters, passed through."
+    )
+    preset: StrictInt | str | None = Field(
+        None,
+        description="One of the team's presets, by id or name: its settings first, the fields "
+        "sent here over them; a prompt template takes `prompt` in place of {prompt}.",
     )
 
 
@@ -185,8 +191,12 @@ def _generation(request: HttpRequest, generation_id: int) -> Generation:
 @router.post("/generations", response={201: GenerationOut})
 def create_generation(request: HttpRequest, payload: GenerationIn):
     membership = require_membership(request)
+    parameters = payload.dict(exclude_unset=True)
+    if (reference := parameters.pop("preset", None)) is not None:
+        preset = team_preset(request, reference)
+        parameters = presets.generation_parameters(preset=preset, given=parameters)
     generation = services.generation_create(
-        team=membership.team, user=request.user, **payload.dict()
+        team=membership.team, user=request.user, **{"prompt": "", **parameters}
     )
     return Status(201, generation)
 

@@ -195,3 +195,96 @@ class GeneratedImage(models.Model):
 
     def __str__(self) -> str:
         return f"image {self.index} of generation {self.generation_id}"
+
+
+PROMPT_SLOT = "{prompt}"
+# A preset's settings: the generate form's (and the API's) name → the model's attribute.
+PRESET_SETTINGS = {
+    name: {"images": "image_count", "endpoint": "endpoint_id"}.get(name, name)
+    for name in (
+        *("prompt", "negative_prompt", "model", "width", "height", "steps", "cfg_scale", "seed"),
+        *("images", "extra_params", "endpoint"),
+    )
+}
+
+
+class Preset(models.Model):
+    """A team's generation settings saved under a name. Every setting is optional: an empty one
+    leaves the generate form's value as it is, so a preset may be just a negative prompt and a
+    sampler. A prompt containing `{prompt}` is a template the form's own prompt is put into."""
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="presets")
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=300, blank=True)
+
+    prompt = models.TextField(blank=True, help_text="May contain {prompt}: the form's prompt.")
+    negative_prompt = models.TextField(blank=True)
+    model = models.CharField(max_length=300, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    steps = models.PositiveIntegerField(null=True, blank=True)
+    cfg_scale = models.FloatField(null=True, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    image_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    extra_params = models.JSONField(default=dict, blank=True)
+    endpoint = models.ForeignKey(
+        "fleet.RunPodEndpoint",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="presets",
+    )
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="presets",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = [models.functions.Lower("name")]
+        constraints = [
+            models.UniqueConstraint(
+                "team", models.functions.Lower("name"), name="preset_team_name_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_template(self) -> bool:
+        return PROMPT_SLOT in self.prompt
+
+    def settings(self) -> dict:
+        """The settings it sets, by the generate form's names; the ones it leaves out are absent."""
+        values = {name: getattr(self, field) for name, field in PRESET_SETTINGS.items()}
+        return {name: value for name, value in values.items() if value not in (None, "", {})}
+
+    def summary(self) -> list[str]:
+        """Its settings in a few words each, for lists: `1024x768`, `30 steps`, `sampler=euler`."""
+        parts = []
+        if self.prompt:
+            parts.append("prompt template" if self.is_template else "prompt")
+        if self.negative_prompt:
+            parts.append("negative prompt")
+        if self.model:
+            parts.append(f"model {self.model}")
+        if self.width or self.height:
+            parts.append(f"{self.width or '…'}x{self.height or '…'}")
+        if self.steps is not None:
+            parts.append(f"{self.steps} steps")
+        if self.cfg_scale is not None:
+            parts.append(f"CFG {self.cfg_scale:g}")
+        if self.seed is not None:
+            parts.append("random seed" if self.seed == -1 else f"seed {self.seed}")
+        if self.image_count is not None:
+            parts.append(f"{self.image_count} image{'s' if self.image_count != 1 else ''}")
+        parts += [f"{key}={value}" for key, value in (self.extra_params or {}).items()]
+        if self.endpoint_id:
+            parts.append(f"on {self.endpoint.name}")
+        return parts

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.generations.views import curation, generate, history, images
+from dashboard.generations.views import curation, generate, history, images, presets
 
 app_name = "generations"
 urlpatterns = [
@@ -22,6 +22,11 @@ urlpatterns = [
     path("generations/<int:generation_id>/tags/", curation.tag_add, name="tag-add"),
     path("generations/<int:generation_id>/tags/remove/", curation.tag_remove, name="tag-remove"),
     path("generations/<int:generation_id>/delete/", curation.delete, name="delete"),
+    path("presets/", presets.preset_list, name="presets"),
+    path("presets/new/", presets.preset_create, name="preset-create"),
+    path("presets/save/", presets.preset_save, name="preset-save"),
+    path("presets/<int:preset_id>/edit/", presets.preset_edit, name="preset-edit"),
+    path("presets/<int:preset_id>/delete/", presets.preset_delete, name="preset-delete"),
     path("images/<int:image_id>/", images.image_file, name="image"),
     path("images/<int:image_id>/thumbnail/", images.image_thumbnail, name="thumbnail"),
     path("images/<int:image_id>/panel/", images.image_panel, name="image-panel"),

@@ -33,6 +33,7 @@ PARAMS = {
     "run_id": lambda w: w.sync_run.pk,
     "action_id": lambda w: w.model_action.pk,
     "name": lambda w: w.tag.name,
+    "preset_id": lambda w: w.preset.pk,
     "invitation_id": lambda w: w.invitation.pk,
 }
 
@@ -65,6 +66,12 @@ PAGES = {
     "generations:image": READ,
     "generations:thumbnail": READ,
     "generations:image-panel": GET_ONLY,
+    "generations:presets": GET_ONLY,
+    "generations:preset-create": WRITE,  # GET is the empty form: members and up save presets
+    "generations:preset-save": POST_WRITE,
+    # its creator (the member) or an owner/admin; GET is the form or the confirmation
+    "generations:preset-edit": WRITE,
+    "generations:preset-delete": WRITE,
     "accounts:sign-out": {"GET": NONE, "POST": SELF},
     "accounts:switch-team": {"GET": NONE, "POST": SELF},
     "accounts:create-team": SELF,
@@ -171,6 +178,11 @@ API = {
     "POST /api/v1/generations/{generation_id}/tags": WRITE,
     "DELETE /api/v1/generations/{generation_id}/tags/{name}": WRITE,
     "GET /api/v1/tags": READ,
+    "GET /api/v1/presets": READ,
+    "POST /api/v1/presets": WRITE,
+    "GET /api/v1/presets/{preset_id}": READ,
+    "PATCH /api/v1/presets/{preset_id}": WRITE,
+    "DELETE /api/v1/presets/{preset_id}": WRITE,
     "POST /api/v1/images/zip": READ,
     "GET /api/v1/images/{image_id}": READ,
     "GET /api/v1/images/{image_id}/file": READ,
@@ -210,6 +222,11 @@ def requests_for(world: World):
         "generations:tag-add POST": Request(body={"name": "new-tag"}),
         "generations:tag-remove POST": Request(body={"name": a.tag.name}),
         "generations:delete POST": Request(body={"confirm": "1"}),
+        "generations:preset-create POST": Request(body={"name": "matrix", "prompt": "x"}),
+        "generations:preset-save POST": Request(
+            body={"name": "matrix", "prompt": "x", **endpoint}, names_team_a=True
+        ),
+        "generations:preset-edit POST": Request(body={"name": "renamed", "steps": 30}),
         "accounts:switch-team POST": Request(body={"team": a.team.slug}, names_team_a=True),
         "accounts:members POST": Request(body={"email": "new-hire@example.com", "role": "member"}),
         "accounts:member-role POST": Request(body={"role": "viewer"}),
@@ -240,6 +257,8 @@ def requests_for(world: World):
         ),
         "POST /api/v1/generations/{generation_id}/tags": Request(body={"names": ["new-tag"]}),
         "POST /api/v1/images/zip": Request(body={"image_ids": [a.image.pk]}, names_team_a=True),
+        "POST /api/v1/presets": Request(body={"name": "matrix", "negative_prompt": "blurry"}),
+        "PATCH /api/v1/presets/{preset_id}": Request(body={"description": "changed"}),
         "GET /api/v1/models": Request(query=endpoint),
         "GET /api/v1/volume/usage": Request(query=endpoint, names_team_a=True),
         "POST /api/v1/catalogue/sync": Request(body=endpoint, names_team_a=True),

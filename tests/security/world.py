@@ -26,7 +26,7 @@ from dashboard.catalogue.models import (
     SyncStatus,
 )
 from dashboard.fleet.models import Alert, AlertKind, HealthSample, RunPodEndpoint, WarmSchedule
-from dashboard.generations.models import GeneratedImage, Generation, Tag
+from dashboard.generations.models import GeneratedImage, Generation, Preset, Tag
 from tests.dashboard import factories
 
 
@@ -62,6 +62,7 @@ class World:
     generation: Generation
     images: list[GeneratedImage]
     tag: Tag
+    preset: Preset  # saved by the member: members change their own, owners and admins any
     schedule: WarmSchedule
     alert: Alert
     model_file: ModelFile
@@ -97,7 +98,7 @@ def build_world(*, endpoint_base_url: str = "http://127.0.0.1:9/v2") -> World:
     endpoint sends RunPod calls (port 9, nothing listens, by default: calls fail fast)."""
     names = {
         key: canary(key)
-        for key in ("team", "prompt", "tag", "endpoint", "model", "user", "invitee")
+        for key in ("team", "prompt", "tag", "endpoint", "model", "user", "invitee", "preset")
     }
     # (the slug is no canary: an outsider may know it, and sends it as X-Team)
     team = Team.objects.create(name=names["team"], slug=f"alpha-{uuid.uuid4().hex[:8]}")
@@ -145,6 +146,14 @@ def build_world(*, endpoint_base_url: str = "http://127.0.0.1:9/v2") -> World:
     )
     tag = Tag.objects.create(team=team, name=names["tag"][:40])
     generation.tags.add(tag)
+    preset = Preset.objects.create(
+        team=team,
+        created_by=member.user,
+        name=names["preset"],
+        negative_prompt=f"blurry, {names['prompt']}",
+        endpoint=endpoint,
+        extra_params={"sampler": "euler"},
+    )
     schedule = WarmSchedule.objects.create(
         endpoint=endpoint,
         name="mornings",
@@ -215,6 +224,7 @@ def build_world(*, endpoint_base_url: str = "http://127.0.0.1:9/v2") -> World:
         generation=generation,
         images=images,
         tag=tag,
+        preset=preset,
         schedule=schedule,
         alert=alert,
         model_file=model_file,

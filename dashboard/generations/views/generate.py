@@ -17,7 +17,7 @@ from dashboard.accounts.selectors import current_membership
 from dashboard.errors import Conflict
 from dashboard.fleet.runpod_client import RunPodError
 from dashboard.fleet.selectors import endpoints_for_team
-from dashboard.generations import selectors, services
+from dashboard.generations import presets, selectors, services
 from dashboard.generations.forms import (
     REUSE_MODES,
     GenerationForm,
@@ -50,6 +50,20 @@ def _reuse(request: HttpRequest, team, endpoints) -> tuple[dict, str, str]:
     return initial, f"{REUSE_MODES[mode]} of generation #{generation.pk}.", ""
 
 
+def _preset(request: HttpRequest, team) -> tuple[dict, str, str]:
+    """(initial values, note, error) for `/?preset=<id>`: the preset over the form's values sent
+    along (the preset menu sends them with htmx; without JS the form starts from its defaults)."""
+    reference = request.GET.get("preset", "")
+    preset = None
+    if reference.isascii() and reference.isdigit() and int(reference) <= MAX_ID:
+        preset = presets.preset_for_team(team, int(reference))
+    if preset is None:
+        return {}, "", "That preset is not one of your team's; the form starts afresh."
+    values = {name: request.GET[name] for name in GenerationForm.base_fields if name in request.GET}
+    initial = presets.preset_apply(preset=preset, values=values)
+    return initial, f"Preset “{preset.name}” applied.", ""
+
+
 @login_required
 def generate(request: HttpRequest) -> HttpResponse:
     membership = current_membership(request)
@@ -59,6 +73,8 @@ def generate(request: HttpRequest) -> HttpResponse:
     initial, reuse_note, reuse_error = {}, "", ""
     if request.method == "GET" and "reuse" in request.GET:
         initial, reuse_note, reuse_error = _reuse(request, membership.team, endpoints)
+    elif request.method == "GET" and "preset" in request.GET:
+        initial, reuse_note, reuse_error = _preset(request, membership.team)
     form = GenerationForm(request.POST or None, endpoints=endpoints, initial=initial)
     generation = None
     status = 200
@@ -86,6 +102,7 @@ def generate(request: HttpRequest) -> HttpResponse:
         "generation": generation,
         "endpoints": endpoints,
         "recent": recent,
+        "presets": presets.presets_for_team(membership.team),
         "reuse_note": reuse_note,
         "reuse_error": reuse_error,
     }
