@@ -65,6 +65,13 @@ def catalogue_sync(endpoint: RunPodEndpoint, *, trigger: str, user=None) -> Sync
     """Start a sync of `endpoint`'s inventory, or return the one already running for it (after
     an admin action, that one syncs once more when it ends). `user`, when given, must be an owner
     or admin of the endpoint's team."""
+    return catalogue_sync_started(endpoint, trigger=trigger, user=user)[0]
+
+
+def catalogue_sync_started(
+    endpoint: RunPodEndpoint, *, trigger: str, user=None
+) -> tuple[SyncRun, bool]:
+    """catalogue_sync, and whether this call started the run (False: one was running)."""
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}")
     if user is not None:
@@ -80,7 +87,7 @@ def catalogue_sync(endpoint: RunPodEndpoint, *, trigger: str, user=None) -> Sync
                 if trigger == "action" and not running.rerun_requested:
                     running.rerun_requested = True
                     running.save(update_fields=["rerun_requested"])
-                return running
+                return running, False
             if running is not None:
                 _abandon(running)
             run = SyncRun.objects.create(
@@ -92,8 +99,8 @@ def catalogue_sync(endpoint: RunPodEndpoint, *, trigger: str, user=None) -> Sync
             )
             transaction.on_commit(lambda: send_wake_up(SYNC_TASK, run.pk))
     except IntegrityError:  # another request started one in the same instant
-        return SyncRun.objects.get(endpoint=endpoint, status=SyncStatus.RUNNING)
-    return run
+        return SyncRun.objects.get(endpoint=endpoint, status=SyncStatus.RUNNING), False
+    return run, True
 
 
 def schedule_syncs() -> int:

@@ -153,10 +153,13 @@ def sync_start(request: HttpRequest) -> HttpResponse:
     )
     if endpoint is None:
         raise Http404("no such endpoint")
-    run = services.catalogue_sync(endpoint, trigger="manual", user=request.user)
+    run, started = services.catalogue_sync_started(endpoint, trigger="manual", user=request.user)
     if request.htmx:
         return render(request, "catalogue/_sync_run.html", {"run": run})
-    messages.success(request, f"Syncing the models of {endpoint.name}.")
+    if started:
+        messages.success(request, f"Syncing the models of {endpoint.name}.")
+    else:
+        messages.info(request, f"A sync of {endpoint.name} was already running.")
     return redirect("catalogue:list")
 
 

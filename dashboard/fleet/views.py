@@ -8,11 +8,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dashboard.accounts.selectors import current_membership
-from dashboard.catalogue.services import catalogue_sync
+from dashboard.catalogue.services import catalogue_sync_started
 from dashboard.fleet import selectors, services
 from dashboard.fleet.forms import EndpointForm
 
@@ -74,15 +73,12 @@ def endpoint_refresh_models(request: HttpRequest, endpoint_pk: int) -> HttpRespo
     running) and show its progress on the models page, where the catalogue's Sync now shows it."""
     membership = _membership(request, manage=True)
     endpoint = get_object_or_404(selectors.endpoints_for_team(membership.team), pk=endpoint_pk)
-    # catalogue_sync hands back the run already in progress instead of starting a second one;
-    # a run that began before this request is that one.
-    asked_at = timezone.now()
-    run = catalogue_sync(endpoint, trigger="manual", user=request.user)
-    if run.started_at < asked_at:
+    run, started = catalogue_sync_started(endpoint, trigger="manual", user=request.user)
+    if started:
+        how = "over its volume's S3 API" if run.source == "s3" else "through its worker"
+        messages.success(request, f"Syncing the models of {endpoint.name} {how}.")
+    else:
         messages.info(
             request, f"A sync of {endpoint.name} was already running; here is its progress."
         )
-    else:
-        how = "over its volume's S3 API" if run.source == "s3" else "through its worker"
-        messages.success(request, f"Syncing the models of {endpoint.name} {how}.")
     return redirect(f"{reverse('catalogue:list')}#sync-run-{run.pk}")

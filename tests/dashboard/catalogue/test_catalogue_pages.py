@@ -201,6 +201,17 @@ def test_admins_sync_now_members_may_not(
     assert client.post("/models/sync/", {"endpoint": rival.pk}).status_code == 404
 
 
+def test_sync_now_while_one_runs_joins_it_and_says_so(owner, endpoint, sent_tasks):
+    client = signed_in(owner)
+    client.post("/models/sync/", {"endpoint": endpoint.pk})
+    first = client.get("/models/").text
+    client.post("/models/sync/", {"endpoint": endpoint.pk})
+    second = client.get("/models/").text
+    assert SyncRun.objects.count() == 1
+    assert f"Syncing the models of {endpoint.name}." in first
+    assert f"A sync of {endpoint.name} was already running." in second
+
+
 def test_sync_progress_polls_until_the_run_ends(member, volume_endpoint):
     run = services.catalogue_sync(volume_endpoint, trigger="manual")
     client = signed_in(member)
