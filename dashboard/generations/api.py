@@ -1,5 +1,5 @@
-"""API for generations: create, list (searched, filtered, cursor pages), get, cancel, retry,
-delete; stars, tags and bulk actions; image metadata, files and zips."""
+"""API for generations: create, list (searched, filtered, cursor pages), get, cancel (one, many,
+all of mine), retry, delete; stars, tags and bulk actions; image metadata, files and zips."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -166,7 +166,7 @@ class TagOut(Schema):
 
 class BulkIn(Schema):
     ids: list[StrictInt] = Field(min_length=1, max_length=MAX_BULK_IDS)
-    action: Literal["star", "unstar", "tag", "untag", "delete"]
+    action: Literal["star", "unstar", "tag", "untag", "delete", "cancel"]
     tags: list[str] = Field(
         default_factory=list,
         max_length=services.MAX_TAGS_PER_CALL,
@@ -174,10 +174,31 @@ class BulkIn(Schema):
     )
 
 
+class CancelFailureOut(Schema):
+    id: int = Field(alias="generation_id")
+    status: str = Field(description="Its status, unchanged: RunPod could not cancel it.")
+    error: str = Field(description="What RunPod answered.")
+
+
 class BulkOut(Schema):
     action: str
-    count: int = Field(description="How many generations changed (or were deleted).")
+    count: int = Field(description="How many generations changed (were deleted, were cancelled).")
     tags: list[TagOut] = []
+    already_finished: int | None = Field(
+        None, description="For cancel: how many had already finished (left as they were)."
+    )
+    failed: list[CancelFailureOut] | None = Field(
+        None, description="For cancel: the ones RunPod could not cancel; each stays as it was."
+    )
+
+
+class CancelMineOut(Schema):
+    cancelled: int = Field(description="How many of my unfinished generations were cancelled.")
+    already_finished: int = Field(description="How many finished before the cancel reached them.")
+    kept: int | None = Field(description="With keep_newest: the id of the one left running.")
+    failed: list[CancelFailureOut] = Field(
+        description="The ones RunPod could not cancel; each stays as it was."
+    )
 
 
 class ZipIn(Schema):
@@ -223,11 +244,21 @@ def list_generations(request: HttpRequest, filters: Query[HistoryFilters]):
 
 
 # Declared before "/generations/{generation_id}" so that "bulk" is not taken for an id.
-@router.post("/generations/bulk", response=BulkOut)
+# exclude_none: the cancel counts appear only in a cancel's answer.
+@router.post("/generations/bulk", response=BulkOut, exclude_none=True)
 def bulk_action(request: HttpRequest, payload: BulkIn):
-    """One action on up to 500 of the team's generations: all of them, or none (404/403/409)."""
+    """One action on up to 500 of the team's generations: all of them, or none (404/403/409).
+    `cancel` skips the finished ones and reports each one RunPod could not cancel."""
     generations = _team_generations(request, payload.ids)
     user, tags = request.user, []
+    if payload.action == "cancel":
+        report = services.generations_cancel(generations=generations, user=user)
+        return {
+            "action": "cancel",
+            "count": len(report.cancelled),
+            "already_finished": len(report.finished),
+            "failed": report.failed,
+        }
     if payload.action in ("star", "unstar"):
         count = services.generations_set_starred(
             generations=generations, user=user, starred=payload.action == "star"
@@ -245,6 +276,21 @@ def bulk_action(request: HttpRequest, payload: BulkIn):
     else:
         count = services.generations_delete(generations=generations, user=user)
     return {"action": payload.action, "count": count, "tags": tags}
+
+
+@router.post("/generations/cancel-mine", response=CancelMineOut)
+def cancel_mine(request: HttpRequest, keep_newest: bool = False):
+    """Cancel every unfinished generation of mine in the team; `keep_newest=1`: all but the
+    newest. Each one RunPod could not cancel is reported and stays as it was."""
+    report = services.generations_cancel_mine(
+        team=require_membership(request).team, user=request.user, keep_newest=keep_newest
+    )
+    return {
+        "cancelled": len(report.cancelled),
+        "already_finished": len(report.finished),
+        "kept": report.kept[0] if report.kept else None,
+        "failed": report.failed,
+    }
 
 
 @router.get("/generations/{generation_id}", response=GenerationOut)

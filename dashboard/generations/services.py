@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -155,7 +156,8 @@ def generation_create(
         raise ValidationError(validation.contract_errors(str(exc))) from None
     with transaction.atomic():
         # Locks the team's budget row until commit: concurrent submissions cannot overspend.
-        check_budget_for_new_generation(team, estimate_generation_cost(resolved, cleaned).cost)
+        estimate = estimate_generation_cost(resolved, cleaned).cost
+        check_budget_for_new_generation(team, estimate, user=user)
         generation.save()
         send_wake_up_on_commit(SUBMIT_TASK, generation.pk)
     return generation
@@ -558,6 +560,94 @@ def generation_cancel(*, generation: Generation, user) -> Generation:
         return apply_job_status(generation_id=generation.pk, job=answer, source="cancel")
     # Not at RunPod yet; a submit in flight sees CANCELLED and cancels what it created.
     return _give_up(generation.pk, Status.CANCELLED, "")
+
+
+# RunPod errors that say the endpoint cannot be used now (down, rate limited, key refused), not
+# that one job cannot be cancelled: its other generations are not sent, since each would only wait
+# out the same timeouts and retries (up to RUNPOD_TIMEOUT_SECONDS * (RUNPOD_RETRIES + 1) apiece).
+ENDPOINT_FAILURES = (RunPodUnavailable, RunPodAuthError, RunPodForbidden)
+
+
+@dataclass(frozen=True)
+class CancelFailure:
+    generation_id: int
+    status: str  # unchanged: the generation stays as it was
+    error: str
+
+
+@dataclass
+class CancelReport:
+    """What cancelling many generations did, generation by generation."""
+
+    cancelled: list[int] = field(default_factory=list)
+    finished: list[int] = field(default_factory=list)  # already final: left as they were
+    failed: list[CancelFailure] = field(default_factory=list)  # RunPod could not cancel them
+    kept: list[int] = field(default_factory=list)  # left running on purpose (keep the newest)
+
+
+def generations_cancel(*, generations, user) -> CancelReport:
+    """Cancel every generation of one team that has not finished; finished ones are skipped.
+
+    Members cancel their own, owners and admins any; one the user may not cancel refuses the
+    whole request (PermissionDenied, nothing cancelled). RunPod failing for one generation leaves
+    it as it was, reported in `failed`, and the others go on.
+    """
+    generations, membership = _curated_team(generations, user)
+    report = CancelReport()
+    if membership is None:
+        return report
+    if not membership.can_generate:
+        raise PermissionDenied("Viewers cannot change generations.")
+    others = sum(1 for generation in generations if generation.user_id != user.pk)
+    if others and not membership.can_manage:
+        raise PermissionDenied(
+            "Only its author or a team admin can do that."
+            if len(generations) == 1
+            else f"{others} of the selected generations {'is' if others == 1 else 'are'} someone "
+            "else's; only their author or a team admin can cancel them."
+        )
+    # Fresh rows (a webhook may have finished some meanwhile), newest first: cancelling an older
+    # job frees a worker, which would otherwise start a newer one we are about to cancel.
+    ids = sorted({generation.pk for generation in generations}, reverse=True)
+    fresh = Generation.objects.select_related("team", "endpoint").in_bulk(ids)
+    unusable: dict[int, str] = {}  # endpoint id → why RunPod cannot be used now
+    for generation_id in ids:
+        generation = fresh.get(generation_id)
+        if generation is None or generation.is_final:  # (deleted: it had finished)
+            report.finished.append(generation_id)
+            continue
+        if generation.runpod_job_id and generation.endpoint_id in unusable:
+            error = unusable[generation.endpoint_id]
+            report.failed.append(CancelFailure(generation.pk, generation.status, error))
+            continue
+        try:
+            outcome = generation_cancel(generation=generation, user=user)
+        except (Conflict, Generation.DoesNotExist):  # finished (and deleted) while we went on
+            report.finished.append(generation.pk)
+            continue
+        except RunPodError as exc:
+            logger.warning("generation %s: RunPod could not cancel it: %s", generation.pk, exc)
+            report.failed.append(CancelFailure(generation.pk, generation.status, exc.message))
+            if isinstance(exc, ENDPOINT_FAILURES):
+                unusable[generation.endpoint_id] = exc.message
+            continue
+        # RunPod may answer that the job completed or failed before the cancel reached it.
+        done = report.cancelled if outcome.status == Status.CANCELLED else report.finished
+        done.append(generation.pk)
+    return report
+
+
+def generations_cancel_mine(*, team, user, keep_newest: bool = False) -> CancelReport:
+    """Cancel every unfinished generation of `user` in `team` ("cancel all my running");
+    with `keep_newest`, all but the newest of them."""
+    if not _membership(team, user).can_generate:
+        raise PermissionDenied("Viewers cannot change generations.")
+    mine = Generation.objects.filter(team=team, user=user, status__in=ACTIVE_STATUSES)
+    unfinished = list(mine.order_by("-pk"))
+    kept = unfinished[:1] if keep_newest else []
+    report = generations_cancel(generations=unfinished[len(kept) :], user=user)
+    report.kept = [generation.pk for generation in kept]
+    return report
 
 
 def generation_retry(*, generation: Generation, user) -> Generation:

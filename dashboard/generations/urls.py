@@ -13,6 +13,7 @@ urlpatterns = [
     path("tags/options/", history.tag_options, name="tag-options"),
     path("compare/", history.compare, name="compare"),
     path("generations/mine/active/", images.my_activity, name="my-activity"),
+    path("generations/mine/cancel/", curation.cancel_mine, name="cancel-mine"),
     path("generations/<int:generation_id>/", generate.detail, name="detail"),
     path("generations/<int:generation_id>/progress/", generate.progress, name="progress"),
     path("generations/<int:generation_id>/cancel/", generate.cancel, name="cancel"),

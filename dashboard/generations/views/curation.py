@@ -1,4 +1,5 @@
-"""Curation: star, tags and delete on one generation; the selection bar's bulk actions and zip."""
+"""Curation: star, tags and delete on one generation; the selection bar's bulk actions (cancel
+included) and zip; "cancel all my running" on the generate page."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from dashboard.generations import selectors, services
 from dashboard.generations.models import (
     GeneratedImage,
     Generation,
+    Status,
 )
 from dashboard.generations.views.common import (
     MAX_ID,
@@ -230,6 +232,10 @@ def _apply_selection_action(request, selection: Selection, action: str) -> HttpR
             return _selection_page(request, selection, "delete")
         count = services.generations_delete(generations=generations, user=user)
         messages.success(request, f"Deleted {count} generation{'s' if count != 1 else ''}.")
+    elif action == "cancel":
+        _say_what_was_cancelled(
+            request, services.generations_cancel(generations=generations, user=user)
+        )
     elif action == "compare":
         images = selection.all_images
         if len(images) != 2:
@@ -243,7 +249,7 @@ def _apply_selection_action(request, selection: Selection, action: str) -> HttpR
 @login_required
 @require_POST
 def selection_action(request: HttpRequest) -> HttpResponse:
-    """Star, unstar, tag, delete (after a confirmation page) or compare the selection."""
+    """Star, unstar, tag, delete (after a confirmation page), cancel or compare the selection."""
     membership = membership_or_404(request)
     action = request.POST.get("action", "")
     selection = Selection()
@@ -273,3 +279,40 @@ def selection_zip(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("Select at least one image to download.")
     filename = f"{membership.team.slug}-{timezone.now():%Y%m%d-%H%M%S}.zip"
     return zip_response(images, filename)
+
+
+# --- cancelling many -----------------------------------------------------------------------------
+def _say_what_was_cancelled(request: HttpRequest, report: services.CancelReport) -> None:
+    cancelled, finished = len(report.cancelled), len(report.finished)
+    if not (cancelled or finished or report.failed or report.kept):
+        messages.info(request, "None of your generations is running.")
+        return
+    text = f"Cancelled {cancelled} generation{'s' if cancelled != 1 else ''}."
+    if finished:
+        text += f" {finished} had already finished."
+    if report.kept:
+        text += f" Kept the newest, #{report.kept[0]}, running."
+    messages.success(request, text)
+    for failure in report.failed:
+        still = Status(failure.status).label.lower()
+        messages.error(
+            request,
+            f"RunPod could not cancel #{failure.generation_id}; it is still {still}: "
+            f"{failure.error}",
+        )
+
+
+@login_required
+@require_POST
+def cancel_mine(request: HttpRequest) -> HttpResponse:
+    """Cancel every unfinished generation of mine in the current team (`keep_newest=1`: all but
+    the newest), then back to where the button was."""
+    membership = membership_or_404(request)
+    keep_newest = request.POST.get("keep_newest", "")
+    if keep_newest not in ("", "0", "1"):
+        return HttpResponseBadRequest("keep_newest: send 1 to keep the newest running, or 0.")
+    report = services.generations_cancel_mine(
+        team=membership.team, user=request.user, keep_newest=keep_newest == "1"
+    )
+    _say_what_was_cancelled(request, report)
+    return redirect(next_url(request, reverse("generations:generate")))
