@@ -5,6 +5,7 @@ from django.db import models
 from dashboard.fleet.models import (
     Alert,
     HealthSample,
+    MemberBudget,
     RunPodEndpoint,
     TeamBudget,
     WarmSchedule,
@@ -167,4 +168,27 @@ class TeamBudgetAdminForm(forms.ModelForm):
 @admin.register(TeamBudget)
 class TeamBudgetAdmin(admin.ModelAdmin):
     form = TeamBudgetAdminForm
-    list_display = ["team", "monthly_soft_limit", "monthly_hard_limit", "alert_email"]
+    list_display = [
+        "team",
+        "monthly_soft_limit",
+        "monthly_hard_limit",
+        "member_monthly_limit",
+        "member_max_active",
+        "alert_email",
+    ]
+
+
+@admin.register(MemberBudget)
+class MemberBudgetAdmin(admin.ModelAdmin):
+    """One member's own monthly limit, in place of the team's limit per member."""
+
+    list_display = ["membership", "monthly_limit", "updated_at"]
+    list_filter = ["membership__team"]
+    search_fields = ["membership__user__username", "membership__team__name"]
+    raw_id_fields = ["membership"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The generation check locks the team's TeamBudget row: without one this limit would
+        # not be checked at all.
+        TeamBudget.objects.get_or_create(team=obj.membership.team)
+        super().save_model(request, obj, form, change)

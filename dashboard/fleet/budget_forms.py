@@ -1,6 +1,7 @@
-"""The budget settings form: types here, the rules (negative limits, soft above hard) in
-budgets.budget_update so the page and the API agree. The webhook URL is write-only: it may carry
-a token, so only its host is shown and an empty input keeps it."""
+"""The budget settings forms (the team's, and one member's own limit): types here, the rules
+(negative limits, soft above hard) in budgets.budget_update and budgets.member_budget_update so
+the page and the API agree. The webhook URL is write-only: it may carry a token, so only its host
+is shown and an empty input keeps it."""
 
 from __future__ import annotations
 
@@ -8,20 +9,36 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 
-class BudgetForm(forms.Form):
-    monthly_soft_limit = forms.DecimalField(
-        required=False,
-        max_digits=12,
-        decimal_places=2,
-        label="Monthly soft limit ($)",
-        help_text="A banner and a notice at 80% and 100%. Empty: none.",
+class ServiceErrorsForm(forms.Form):
+    def add_service_errors(self, error: ValidationError) -> None:
+        """Put the service's field errors next to the fields (others at the top)."""
+        for field, messages in error.message_dict.items():
+            self.add_error(field if field in self.fields else None, messages)
+
+
+def _dollars(label: str, help_text: str) -> forms.DecimalField:
+    """An optional amount in US dollars and cents."""
+    return forms.DecimalField(
+        required=False, max_digits=12, decimal_places=2, label=label, help_text=help_text
     )
-    monthly_hard_limit = forms.DecimalField(
+
+
+class BudgetForm(ServiceErrorsForm):
+    monthly_soft_limit = _dollars(
+        "Monthly soft limit ($)", "A banner and a notice at 80% and 100%. Empty: none."
+    )
+    monthly_hard_limit = _dollars(
+        "Monthly hard limit ($)", "New generations are refused past it. Empty: none."
+    )
+    member_monthly_limit = _dollars(
+        "Monthly limit per member ($)",
+        "No member may spend more in a month, unless given their own limit below. Empty: none.",
+    )
+    member_max_active = forms.IntegerField(
         required=False,
-        max_digits=12,
-        decimal_places=2,
-        label="Monthly hard limit ($)",
-        help_text="New generations are refused past it. Empty: none.",
+        label="Generations per member in the queue",
+        help_text="Queued or running at once; the next one is refused until one ends. "
+        "Empty: no cap.",
     )
     alert_email = forms.CharField(
         required=False, max_length=254, label="Send alerts and notices to (email)"
@@ -44,6 +61,12 @@ class BudgetForm(forms.Form):
             data["alert_webhook_url"] = url
         return data
 
-    def add_service_errors(self, error: ValidationError) -> None:
-        for field, messages in error.message_dict.items():
-            self.add_error(field if field in self.fields else None, messages)
+
+class MemberBudgetForm(ServiceErrorsForm):
+    """One member's own monthly limit (a row of the budget page's member table)."""
+
+    monthly_limit = _dollars("Own monthly limit ($)", "Empty: the team's limit per member.")
+
+    def __init__(self, *args, target, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.target = target  # the membership whose limit this sets

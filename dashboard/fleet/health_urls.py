@@ -13,5 +13,10 @@ urlpatterns = [
     path("usage/", health_views.usage_page, name="usage"),
     path("usage.csv", health_views.usage_csv, name="usage-csv"),
     path("budget/", health_views.budget_page, name="budget"),
+    path(
+        "budget/members/<int:membership_id>/",
+        health_views.member_budget,
+        name="budget-member",
+    ),
     path("cost-estimate/", health_views.cost_estimate, name="cost-estimate"),
 ]

@@ -14,10 +14,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from dashboard.accounts.models import Membership
 from dashboard.accounts.selectors import current_membership
 from dashboard.errors import Conflict
 from dashboard.fleet import alerts, analytics, budgets, health, health_selectors, usage
-from dashboard.fleet.budget_forms import BudgetForm
+from dashboard.fleet.budget_forms import BudgetForm, MemberBudgetForm
 from dashboard.fleet.charts import health_charts
 from dashboard.fleet.runpod_client import RunPodError
 from dashboard.fleet.selectors import default_endpoint, endpoint_for_team, endpoints_for_team
@@ -158,31 +159,64 @@ def usage_csv(request: HttpRequest) -> HttpResponse:
 
 
 # --- budget ---------------------------------------------------------------------------------------
-@login_required
-def budget_page(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request, manage=request.method == "POST")
+def _budget_settings_page(
+    request: HttpRequest, membership, *, form=None, member_form=None, status: int = 200
+) -> HttpResponse:
+    """The budget page; `form` or `member_form` (bound to `member_form.target`) carry errors."""
     team = membership.team
     current = budgets.BudgetSettings.of(budgets.budget_of(team))
     initial = {
         "monthly_soft_limit": current.monthly_soft_limit,
         "monthly_hard_limit": current.monthly_hard_limit,
+        "member_monthly_limit": current.member_monthly_limit,
+        "member_max_active": current.member_max_active,
         "alert_email": current.alert_email,
     }
-    form = BudgetForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    context = {
+        "form": form or BudgetForm(initial=initial),
+        "member_form": member_form,
+        "settings": current,
+        "status": budgets.budget_status(team),
+        "members": budgets.member_budgets(team),
+    }
+    return render(request, "fleet/budget_settings.html", context, status=status)
+
+
+@login_required
+def budget_page(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request, manage=request.method == "POST")
+    if request.method != "POST":
+        return _budget_settings_page(request, membership)
+    form = BudgetForm(request.POST)
+    if form.is_valid():
         try:
-            budgets.budget_update(team=team, by=membership, **form.service_arguments())
+            budgets.budget_update(team=membership.team, by=membership, **form.service_arguments())
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
             messages.success(request, "Budget saved.")
             return redirect("fleet:budget")
-    context = {
-        "form": form,
-        "settings": current,
-        "status": budgets.budget_status(team),
-    }
-    return render(request, "fleet/budget_settings.html", context)
+    return _budget_settings_page(request, membership, form=form)
+
+
+@login_required
+@require_POST
+def member_budget(request: HttpRequest, membership_id: int) -> HttpResponse:
+    """One row of the budget page's member table: set or clear that member's own limit."""
+    membership = _membership(request, manage=True)
+    target = get_object_or_404(Membership, team=membership.team, pk=membership_id)
+    form = MemberBudgetForm(request.POST, target=target)
+    if form.is_valid():
+        try:
+            budgets.member_budget_update(
+                membership=target, by=membership, monthly_limit=form.cleaned_data["monthly_limit"]
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"Monthly limit of {target.user.get_username()} saved.")
+            return redirect("fleet:budget")
+    return _budget_settings_page(request, membership, member_form=form, status=400)
 
 
 @login_required
@@ -199,5 +233,12 @@ def cost_estimate(request: HttpRequest) -> HttpResponse:
         and status.hard_limit is not None
         and status.spend.total + (estimate.cost or 0) > status.hard_limit
     )
-    context = {"estimate": estimate, "endpoint": endpoint, "over_hard_limit": over_hard}
+    mine = budgets.member_status(membership)
+    context = {
+        "estimate": estimate,
+        "endpoint": endpoint,
+        "over_hard_limit": over_hard,
+        "mine": mine,
+        "over_my_limit": bool(mine and mine.would_pass_limit(estimate.cost)),
+    }
     return render(request, "fleet/_cost_estimate.html", context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -299,7 +300,41 @@ class TeamBudget(models.Model):
     )
     alert_email = models.EmailField(blank=True)
     alert_webhook_url = models.URLField(blank=True)
+    # Fair use inside the team: what one member may spend and keep in the queue.
+    member_monthly_limit = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Each member's monthly limit unless they have their own. Empty: none.",
+    )
+    member_max_active = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Generations one member may have in flight at once. Empty: no cap.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"budget of {self.team}"
+
+
+class MemberBudget(models.Model):
+    """One member's own monthly spend limit, in place of the team's member limit. It goes with
+    the membership: someone who leaves and comes back starts from the team's limit."""
+
+    membership = models.OneToOneField(
+        "accounts.Membership", on_delete=models.CASCADE, related_name="member_budget"
+    )
+    monthly_limit = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="US dollars.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"budget of {self.membership}"

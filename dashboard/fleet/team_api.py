@@ -8,10 +8,12 @@ from decimal import Decimal
 from typing import Literal
 
 from django.http import HttpRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from dashboard.accounts.api import require_manager, require_membership
+from dashboard.accounts.models import Membership
 from dashboard.fleet import alerts, analytics, budgets, health_selectors, usage
 from dashboard.fleet.health_api import AlertOut
 from dashboard.fleet.selectors import default_endpoint, endpoint_for_team
@@ -153,9 +155,24 @@ def cold_starts(request: HttpRequest, query: Query[PeriodQuery]):
 
 
 # --- budget and estimates -------------------------------------------------------------------------
+class MemberBudgetOut(Schema):
+    membership_id: int
+    username: str
+    role: str
+    spent_total: Decimal = Field(description="This month, jobs in flight at their estimate.")
+    spent_in_flight: Decimal
+    jobs_in_flight: int
+    monthly_limit: Decimal | None = Field(
+        description="Set for this member alone; null: the team's member_monthly_limit applies."
+    )
+    effective_monthly_limit: Decimal | None = Field(description="The limit that applies.")
+
+
 class BudgetOut(Schema):
     monthly_soft_limit: Decimal | None
     monthly_hard_limit: Decimal | None
+    member_monthly_limit: Decimal | None = Field(description="Each member's, unless their own.")
+    member_max_active: int | None = Field(description="Queued or running per member at once.")
     alert_email: str
     alert_webhook_host: str = Field(description="The webhook URL is write-only; its host shows.")
     spent_finished: Decimal
@@ -164,13 +181,35 @@ class BudgetOut(Schema):
     spent_total: Decimal
     soft_percent: int | None
     level: str = Field(description="ok, soft_80, soft_100 or hard.")
+    members: list[MemberBudgetOut]
 
 
 class BudgetPatch(Schema):
     monthly_soft_limit: Decimal | None = Field(None, description="US dollars; null: none.")
     monthly_hard_limit: Decimal | None = Field(None, description="US dollars; null: none.")
+    member_monthly_limit: Decimal | None = Field(None, description="US dollars; null: none.")
+    member_max_active: int | None = Field(None, description="At least 1; null: no cap.")
     alert_email: str | None = Field(None, max_length=254)
     alert_webhook_url: str | None = Field(None, max_length=200, description='"" removes it.')
+
+
+class MemberBudgetPatch(Schema):
+    monthly_limit: Decimal | None = Field(
+        description="US dollars; null: back to the team's member_monthly_limit."
+    )
+
+
+def _member_budget_out(row: budgets.MemberBudgetRow) -> dict:
+    return {
+        "membership_id": row.membership.pk,
+        "username": row.membership.user.get_username(),
+        "role": row.membership.role,
+        "spent_total": row.spend.total,
+        "spent_in_flight": row.spend.in_flight,
+        "jobs_in_flight": row.spend.in_flight_jobs,
+        "monthly_limit": row.own_limit,
+        "effective_monthly_limit": row.monthly_limit,
+    }
 
 
 def _budget_out(team) -> dict:
@@ -179,6 +218,8 @@ def _budget_out(team) -> dict:
     return {
         "monthly_soft_limit": current.monthly_soft_limit,
         "monthly_hard_limit": current.monthly_hard_limit,
+        "member_monthly_limit": current.member_monthly_limit,
+        "member_max_active": current.member_max_active,
         "alert_email": current.alert_email,
         "alert_webhook_host": current.alert_webhook_host,
         "spent_finished": status.spend.finished,
@@ -187,6 +228,7 @@ def _budget_out(team) -> dict:
         "spent_total": status.spend.total,
         "soft_percent": status.soft_percent,
         "level": status.level,
+        "members": [_member_budget_out(row) for row in budgets.member_budgets(team)],
     }
 
 
@@ -203,6 +245,18 @@ def set_budget(request: HttpRequest, payload: BudgetPatch):
     changes = payload.dict(exclude_unset=True)
     budgets.budget_update(team=membership.team, by=membership, **changes)
     return _budget_out(membership.team)
+
+
+@router.patch("/budget/members/{membership_id}", response=MemberBudgetOut)
+def set_member_budget(request: HttpRequest, membership_id: int, payload: MemberBudgetPatch):
+    """Give one member their own monthly limit, or null to put them back on the team's limit
+    per member (admins)."""
+    membership = require_manager(request)
+    target = get_object_or_404(Membership, team=membership.team, pk=membership_id)
+    budgets.member_budget_update(
+        membership=target, by=membership, monthly_limit=payload.monthly_limit
+    )
+    return _member_budget_out(budgets.member_budgets(membership.team, only=target)[0])
 
 
 class EstimateQuery(Schema):
