@@ -1,7 +1,7 @@
 """Team budgets: month-to-date spend (finished jobs plus an estimate for jobs in flight), the soft
 limit's notices at 80% and 100%, the hard limit that refuses new generations, fair use inside the
 team (each member's monthly limit, the team's or their own, and a cap on each member's queue),
-the admin's settings, and the cost estimate of a generation from recent similar jobs.
+and the admin's settings. (The cost estimate of a generation: estimates.py.)
 
 The limits hold under concurrent submissions: `check_budget_for_new_generation` locks the team's
 TeamBudget row inside the transaction that creates the generation, so each submission sees every
@@ -10,7 +10,6 @@ earlier one (committed, counted as in flight) before deciding.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,80 +24,16 @@ from django.utils import timezone
 
 from dashboard.accounts.models import Membership
 from dashboard.accounts.selectors import members_of_team
+from dashboard.fleet.estimates import estimate_generation_cost
 from dashboard.fleet.models import MemberBudget, RunPodEndpoint, TeamBudget
 from dashboard.fleet.notifications import send_team_notice, url_host
 from dashboard.fleet.usage import month_start
-from dashboard.generations.models import ACTIVE_STATUSES, Generation, Status
+from dashboard.generations.models import ACTIVE_STATUSES, Generation
 
 SOFT_THRESHOLDS = (80, 100)  # percent of the soft limit that trigger a notice
-SIMILAR_JOBS = 30  # how many recent finished jobs an estimate looks at
 MAX_LIMIT = Decimal("1000000")
 MAX_ACTIVE = 10000  # generations one member may have in flight, at most
 CENT = Decimal("0.01")
-
-
-# --- cost estimate --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CostEstimate:
-    cost: Decimal | None  # None: nothing to estimate from yet
-    execution_seconds: float | None
-    based_on: int  # how many finished jobs the estimate comes from
-    basis: str  # "similar" (same model and size), "endpoint" (any job, scaled), or "none"
-
-
-def _param(params: dict, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if params.get(name) not in (None, ""):
-            return params[name]
-    return default
-
-
-def _positive_int(value: Any, default: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return default
-    return number if number > 0 else default
-
-
-def estimate_generation_cost(endpoint: RunPodEndpoint | None, params: dict) -> CostEstimate:
-    """What a generation with `params` (model, width, height, steps, images or image_count) will
-    likely cost on `endpoint`: the median execution time per step and image of recent finished
-    jobs of the same model and size, scaled to the request, times the endpoint's price. Without such
-    jobs, any recent job of the endpoint, scaled by pixels too."""
-    if endpoint is None:
-        return CostEstimate(None, None, 0, "none")
-    model = str(_param(params, "model", default="") or endpoint.default_model)
-    width = _positive_int(_param(params, "width"), 1024)
-    height = _positive_int(_param(params, "height"), 1024)
-    steps = _positive_int(_param(params, "steps"), 20)
-    images = _positive_int(_param(params, "image_count", "images"), 1)
-    finished = Generation.objects.filter(
-        endpoint=endpoint, status=Status.SUCCEEDED, execution_ms__isnull=False
-    ).order_by("-id")
-    columns = ("execution_ms", "steps", "image_count", "width", "height")
-    similar = list(
-        finished.filter(model=model, width=width, height=height).values_list(*columns)[
-            :SIMILAR_JOBS
-        ]
-    )
-    if similar:
-        per_unit = [ms / (max(s, 1) * max(n, 1)) for ms, s, n, _, _ in similar]
-        execution_ms = statistics.median(per_unit) * steps * images
-        basis, rows = "similar", similar
-    else:
-        rows = list(finished.values_list(*columns)[:SIMILAR_JOBS])
-        if not rows:
-            return CostEstimate(None, None, 0, "none")
-        per_unit = [ms / (max(s, 1) * max(n, 1) * w * h) for ms, s, n, w, h in rows]
-        execution_ms = statistics.median(per_unit) * steps * images * width * height
-        basis = "endpoint"
-    return CostEstimate(
-        cost=endpoint.cost_of(round(execution_ms)),
-        execution_seconds=round(execution_ms / 1000, 1),
-        based_on=len(rows),
-        basis=basis,
-    )
 
 
 # --- spend ----------------------------------------------------------------------------------------

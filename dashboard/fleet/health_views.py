@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from dashboard.accounts.models import Membership
 from dashboard.accounts.selectors import current_membership
 from dashboard.errors import Conflict
-from dashboard.fleet import alerts, analytics, budgets, health, health_selectors, usage
+from dashboard.fleet import alerts, analytics, budgets, estimates, health, health_selectors, usage
 from dashboard.fleet.budget_forms import BudgetForm, MemberBudgetForm
 from dashboard.fleet.charts import health_charts
 from dashboard.fleet.runpod_client import RunPodError
@@ -226,7 +226,7 @@ def cost_estimate(request: HttpRequest) -> HttpResponse:
     team = membership.team
     ref = request.GET.get("endpoint", "")
     endpoint = endpoint_for_team(team, ref) if ref else default_endpoint(team)
-    estimate = budgets.estimate_generation_cost(endpoint, request.GET.dict())
+    estimate = estimates.estimate_generation_cost(endpoint, request.GET.dict())
     status = budgets.banner_status(team)
     over_hard = bool(
         status

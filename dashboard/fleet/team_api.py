@@ -14,7 +14,7 @@ from ninja.errors import HttpError
 
 from dashboard.accounts.api import require_manager, require_membership
 from dashboard.accounts.models import Membership
-from dashboard.fleet import alerts, analytics, budgets, health_selectors, usage
+from dashboard.fleet import alerts, analytics, budgets, estimates, health_selectors, usage
 from dashboard.fleet.health_api import AlertOut
 from dashboard.fleet.selectors import default_endpoint, endpoint_for_team
 
@@ -283,4 +283,4 @@ def cost_estimate(request: HttpRequest, query: Query[EstimateQuery]):
     if query.endpoint and endpoint is None:
         raise HttpError(404, "Not found.")
     params = query.dict()
-    return budgets.estimate_generation_cost(endpoint or default_endpoint(team), params)
+    return estimates.estimate_generation_cost(endpoint or default_endpoint(team), params)

@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from dashboard.accounts.models import Membership
 from dashboard.errors import Conflict
-from dashboard.fleet.budgets import check_budget_for_new_generation, estimate_generation_cost
+from dashboard.fleet.budgets import check_budget_for_new_generation
+from dashboard.fleet.estimates import estimate_generation_cost
 from dashboard.fleet.models import RunPodEndpoint
 from dashboard.fleet.runpod_client import (
     RunPodAuthError,

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from dashboard.fleet import budgets
+from dashboard.fleet import budgets, estimates
 from dashboard.fleet.models import TeamBudget
 from dashboard.generations.models import Generation, Status
 from dashboard.generations.services import generation_create
@@ -40,7 +40,7 @@ def history(member, endpoint, *execution_ms: int, days_ago: int = 40, **fields):
 def test_estimate_is_the_median_of_similar_jobs_scaled_to_steps_and_images(member, priced):
     history(member, priced, 2000, 3000, 9000)  # 512x512, 4 steps, 1 image: median 3 s
 
-    estimate = budgets.estimate_generation_cost(priced, {**REQUEST, "steps": 8, "images": 2})
+    estimate = estimates.estimate_generation_cost(priced, {**REQUEST, "steps": 8, "images": 2})
 
     assert estimate.basis == "similar"
     assert estimate.based_on == 3
@@ -51,7 +51,7 @@ def test_estimate_is_the_median_of_similar_jobs_scaled_to_steps_and_images(membe
 def test_without_similar_jobs_any_job_of_the_endpoint_is_scaled_by_pixels(member, priced):
     history(member, priced, 4000, width=1024, height=1024, model="other")
 
-    estimate = budgets.estimate_generation_cost(priced, REQUEST)
+    estimate = estimates.estimate_generation_cost(priced, REQUEST)
 
     assert estimate.basis == "endpoint"
     assert estimate.execution_seconds == 1.0  # a quarter of the pixels
@@ -59,7 +59,7 @@ def test_without_similar_jobs_any_job_of_the_endpoint_is_scaled_by_pixels(member
 
 
 def test_no_finished_job_means_no_estimate(priced):
-    estimate = budgets.estimate_generation_cost(priced, REQUEST)
+    estimate = estimates.estimate_generation_cost(priced, REQUEST)
     assert (estimate.cost, estimate.basis) == (None, "none")
 
 
