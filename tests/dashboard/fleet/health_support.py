@@ -1,5 +1,6 @@
 """Helpers for the health, alert, usage and budget tests: endpoints on an emulator, readings and
-generations with chosen numbers, and a local server that records webhook POSTs."""
+generations with chosen numbers, a local server that records webhook POSTs, and submissions
+racing each other."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+from django.core.exceptions import ValidationError
+from django.db import connection
 
 from dashboard.fleet.models import HealthSample, RunPodEndpoint
 from dashboard.generations.models import Status
@@ -116,3 +119,27 @@ class WebhookReceiver:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def submit_at_once(create, attempts: int = 8) -> list[str]:
+    """Call `create()` from `attempts` threads released together; the sorted outcomes: "created",
+    "refused" (a ValidationError on `budget`), or the text of any other error."""
+    start = threading.Barrier(attempts)
+    outcomes: list[str] = []
+
+    def one():
+        try:
+            start.wait()
+            create()
+            outcomes.append("created")
+        except ValidationError as exc:
+            outcomes.append("refused" if "budget" in exc.message_dict else str(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one) for _ in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(outcomes)

@@ -1,13 +1,11 @@
 """Budgets: cost estimates from recent similar jobs, month-to-date spend with jobs in flight,
 the hard limit under concurrent submissions, soft-limit notices, and the admin's settings."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 from django.utils import timezone
 
 from dashboard.fleet import budgets, estimates
@@ -15,7 +13,11 @@ from dashboard.fleet.models import TeamBudget
 from dashboard.generations.models import Generation, Status
 from dashboard.generations.services import generation_create
 from tests.dashboard.factories import make_endpoint, make_generation
-from tests.dashboard.fleet.health_support import WebhookReceiver, finished_generation
+from tests.dashboard.fleet.health_support import (
+    WebhookReceiver,
+    finished_generation,
+    submit_at_once,
+)
 
 MODEL = "OfficialStableDiffusion/sd_xl_base_1.0"
 REQUEST = {"prompt": "a fox", "model": MODEL, "width": 512, "height": 512, "steps": 4, "images": 1}
@@ -97,27 +99,10 @@ def test_the_hard_limit_refuses_new_generations_with_a_clear_message(member, pri
 def test_concurrent_submissions_never_pass_the_hard_limit(member, priced):
     TeamBudget.objects.create(team=member.team, monthly_hard_limit=Decimal("1.00"))
     history(member, priced, 3000, 3000)  # each new job is estimated at $0.30
-    attempts = 8
-    start = threading.Barrier(attempts)
-    outcomes: list[str] = []
-
-    def submit():
-        try:
-            start.wait()
-            generation_create(team=member.team, user=member.user, **REQUEST)
-            outcomes.append("created")
-        except ValidationError as exc:
-            outcomes.append("refused" if "budget" in exc.message_dict else str(exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit) for _ in range(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(outcomes) == ["created"] * 3 + ["refused"] * 5
+    outcomes = submit_at_once(
+        lambda: generation_create(team=member.team, user=member.user, **REQUEST)
+    )
+    assert outcomes == ["created"] * 3 + ["refused"] * 5
     spend = budgets.month_to_date_spend(member.team)
     assert spend.in_flight_jobs == 3
     assert spend.total == Decimal("0.90")

@@ -2,13 +2,11 @@
 and the cap on each member's queue, checked with the team's hard limit under the TeamBudget
 lock; the admin's settings for both."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 from django.utils import timezone
 
 from dashboard.accounts.models import Role
@@ -17,7 +15,7 @@ from dashboard.fleet.models import MemberBudget, TeamBudget
 from dashboard.generations.models import Generation, Status
 from dashboard.generations.services import generation_create
 from tests.dashboard.factories import make_endpoint, make_generation, make_member, make_team
-from tests.dashboard.fleet.health_support import finished_generation
+from tests.dashboard.fleet.health_support import finished_generation, submit_at_once
 
 JOB = {"width": 512, "height": 512, "steps": 4, "image_count": 1}
 
@@ -155,33 +153,11 @@ def test_the_queue_cap_refuses_the_next_generation_until_one_ends(member, priced
 
 
 # --- concurrent submissions of one member ---------------------------------------------------------
-def submit_at_once(membership, endpoint, attempts: int = 8) -> list[str]:
-    start = threading.Barrier(attempts)
-    outcomes: list[str] = []
-
-    def one():
-        try:
-            start.wait()
-            submit(membership, endpoint)
-            outcomes.append("created")
-        except ValidationError as exc:
-            outcomes.append("refused" if "budget" in exc.message_dict else str(exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=one) for _ in range(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(outcomes)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_submissions_of_one_member_never_pass_their_limit(member, priced):
     TeamBudget.objects.create(team=member.team, member_monthly_limit=Decimal("1.00"))
 
-    assert submit_at_once(member, priced) == ["created"] * 3 + ["refused"] * 5
+    assert submit_at_once(lambda: submit(member, priced)) == ["created"] * 3 + ["refused"] * 5
     assert budgets.month_to_date_spend(member.team, user=member.user).total == Decimal("0.90")
 
 
@@ -189,7 +165,7 @@ def test_concurrent_submissions_of_one_member_never_pass_their_limit(member, pri
 def test_concurrent_submissions_of_one_member_never_pass_the_queue_cap(member, priced):
     TeamBudget.objects.create(team=member.team, member_max_active=2)
 
-    assert submit_at_once(member, priced) == ["created"] * 2 + ["refused"] * 6
+    assert submit_at_once(lambda: submit(member, priced)) == ["created"] * 2 + ["refused"] * 6
     assert Generation.objects.filter(user=member.user, status=Status.QUEUED).count() == 2
 
 
