@@ -108,7 +108,6 @@ class Worker:
             return {"error": f"SwarmUI is not running: {error}", "refresh_worker": True}
         if isinstance(error, BackendsDown):
             # A fresh worker starts a fresh SwarmUI, which starts its backend again.
-            self.runtime.mark_unready()
             return {"error": f"SwarmUI cannot generate: {error}", "refresh_worker": True}
         if isinstance(error, SwarmUICancelled):
             return {"error": "the job was cancelled"}
@@ -162,11 +161,12 @@ def main() -> int:
     except BackendsDown as error:
         # Take jobs anyway: each one is answered with this reason (and a worker refresh)
         # instead of waiting in the queue for a worker that never comes up.
-        log.error("%s; jobs will fail with this reason", error)
+        log.error("%s; starting the RunPod job loop, jobs will fail with this reason", error)
     except (SwarmUIDied, NotReady) as error:
         log.error("%s", error)
         return 1
-    log.info("SwarmUI is ready at %s; starting the RunPod job loop", config.swarmui_api_url)
+    else:
+        log.info("SwarmUI is ready at %s; starting the RunPod job loop", config.swarmui_api_url)
     import runpod  # heavy (≈2 s, adds a root log handler): only in the real worker process
 
     runpod.serverless.start({"handler": handler})

@@ -2,6 +2,7 @@
 them into every template."""
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from dashboard.accounts.invitations import invitations_for_user
 from dashboard.accounts.selectors import current_membership, memberships_for_user
@@ -14,5 +15,6 @@ def current_team(request: HttpRequest) -> dict:
     return {
         "membership": current_membership(request),
         "memberships": memberships_for_user(user),
-        "invitation_count": invitations_for_user(user).count,  # only counted if shown
+        # Counted once, and only when a template shows it.
+        "invitation_count": SimpleLazyObject(lambda: invitations_for_user(user).count()),
     }

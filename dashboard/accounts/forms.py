@@ -1,9 +1,9 @@
 """Forms for account pages: tokens, members, teams."""
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from dashboard.accounts.models import Role
+from dashboard.forms import ServiceErrorsMixin
 
 
 class TokenForm(forms.Form):
@@ -14,17 +14,6 @@ class TokenForm(forms.Form):
 
 
 ROLE_ERRORS = {"invalid_choice": f"Choose one of: {', '.join(Role.values)}."}
-
-
-class ServiceErrorsMixin:
-    """Puts a service's ValidationError({"field": ...}) next to the matching field."""
-
-    def add_service_errors(self, error: ValidationError) -> None:
-        if not hasattr(error, "error_dict"):
-            self.add_error(None, error)
-            return
-        for field, messages in error.message_dict.items():
-            self.add_error(field if field in self.fields else None, messages)
 
 
 class InvitationForm(ServiceErrorsMixin, forms.Form):

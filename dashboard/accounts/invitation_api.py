@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
@@ -80,8 +79,7 @@ def create_team_invitation(request: HttpRequest, payload: InvitationCreate):
     invitation = invitations.invitation_create(
         team=actor.team, email=payload.email, role=payload.role, by=actor
     )
-    base_url = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")
-    emailed = invitations.invitation_send_email(invitation, base_url=base_url)
+    emailed = invitations.invitation_send_email(invitation, request=request)
     return Status(201, _team_invitation_out(invitation, emailed))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -62,8 +62,6 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     if actor is None:
         raise Http404("You are not a member of any team yet.")
     invitation = get_object_or_404(invitations.invitations_of_team(actor.team), pk=invitation_id)
-    if not actor.can_manage:
-        raise PermissionDenied("Only the team's owners and admins withdraw invitations.")
     invitations.invitation_revoke(invitation=invitation, by=actor)
     messages.success(request, f"The invitation to {invitation.email} is withdrawn.")
     return redirect("accounts:members")

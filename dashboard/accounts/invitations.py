@@ -7,31 +7,36 @@ works only while the person who sent it may still add members with that role.
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.accounts.models import Invitation, Membership, Role, Team
-
-logger = logging.getLogger(__name__)
+from dashboard.mail import send_email
 
 # Not yet answered or withdrawn (it may have expired meanwhile).
 _OPEN = {"accepted_at__isnull": True, "declined_at__isnull": True, "revoked_at__isnull": True}
 
 
+def _may_invite(membership: Membership | None, role: str) -> bool:
+    """Whether this member may add people with `role`: owners and admins; owners only by owners."""
+    if membership is None or not membership.can_manage:
+        return False
+    return role != Role.OWNER or membership.role == Role.OWNER
+
+
 def _require_inviter(by: Membership, team: Team, role: str) -> None:
     if by.team_id != team.id or not by.can_manage:
         raise PermissionDenied("Only the team's owners and admins invite people.")
-    if role == Role.OWNER and by.role != Role.OWNER:
+    if not _may_invite(by, role):
         raise PermissionDenied("Only an owner can invite someone as an owner.")
 
 
@@ -106,9 +111,7 @@ def _still_allowed(invitation: Invitation) -> bool:
     inviter = Membership.objects.filter(
         team_id=invitation.team_id, user_id=invitation.invited_by_id
     ).first()
-    if inviter is None or not inviter.can_manage:
-        return False
-    return invitation.role != Role.OWNER or inviter.role == Role.OWNER
+    return _may_invite(inviter, invitation.role)
 
 
 @transaction.atomic
@@ -145,9 +148,10 @@ def invitation_decline(*, invitation_id: int, user: AbstractBaseUser) -> Invitat
     return invitation
 
 
-def invitation_send_email(invitation: Invitation, *, base_url: str) -> bool:
+def invitation_send_email(invitation: Invitation, *, request: HttpRequest) -> bool:
     """Tell the invitee by email where to accept; best effort (False when it could not go).
     The email carries no secret: accepting needs the invitee signed in."""
+    base_url = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")
     link = f"{base_url.rstrip('/')}{reverse('accounts:invitations')}"
     inviter = invitation.invited_by.get_username() if invitation.invited_by else "Someone"
     text = (
@@ -156,14 +160,4 @@ def invitation_send_email(invitation: Invitation, *, base_url: str) -> bool:
         f"Sign in with the account of this address ({invitation.email}) to accept or decline:\n"
         f"{link}\n\nThe invitation is open until {invitation.expires_at:%Y-%m-%d %H:%M} UTC."
     )
-    try:
-        send_mail(
-            f"[SwarmDeck] Join {invitation.team.name}",
-            text,
-            settings.DEFAULT_FROM_EMAIL,
-            [invitation.email],
-        )
-    except Exception:  # any mail backend's failure: the invitation stands, the page says so
-        logger.warning("could not email invitation %s", invitation.pk, exc_info=True)
-        return False
-    return True
+    return send_email(invitation.email, f"Join {invitation.team.name}", text)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -138,8 +137,7 @@ def members(request: HttpRequest) -> HttpResponse:
 
 
 def _announce(request: HttpRequest, invitation) -> None:
-    base_url = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")
-    sent = invitations.invitation_send_email(invitation, base_url=base_url)
+    sent = invitations.invitation_send_email(invitation, request=request)
     where = "by email" if sent else "— the email could not be sent, so tell them yourself"
     messages.success(
         request,

@@ -4,19 +4,10 @@ pages and the API agree). Tokens are write-only: never rendered back."""
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from dashboard.catalogue.actions import TEXT_FIELDS
 from dashboard.catalogue.models import ModelFile, Subtype
-
-
-class ServiceErrorsMixin:
-    def add_service_errors(self, error: ValidationError) -> None:
-        """Put a service's field errors next to the fields (others, and those of hidden fields,
-        at the top of the form)."""
-        for field, messages in error.message_dict.items():
-            shown = field in self.fields and not self.fields[field].widget.is_hidden
-            self.add_error(field if shown else None, messages)
+from dashboard.forms import ServiceErrorsMixin
 
 
 class DownloadForm(ServiceErrorsMixin, forms.Form):

@@ -36,7 +36,7 @@ from dashboard.catalogue.sync import (
 from dashboard.fleet.models import RunPodEndpoint
 from dashboard.fleet.runpod_client import RunPodClient, RunPodError
 from dashboard.fleet.volume import VolumeError
-from dashboard.wakeups import send_wake_up
+from dashboard.wakeups import send_wake_up_on_commit
 from worker.contract import ListModelsInput, ListModelsOutput
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def catalogue_sync_started(
                 requested_by=user,
                 progress="Waiting for a Celery worker.",
             )
-            transaction.on_commit(lambda: send_wake_up(SYNC_TASK, run.pk))
+            send_wake_up_on_commit(SYNC_TASK, run.pk)
     except IntegrityError:  # another request started one in the same instant
         return SyncRun.objects.get(endpoint=endpoint, status=SyncStatus.RUNNING), False
     return run, True

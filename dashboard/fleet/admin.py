@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 
+from dashboard.fleet import budgets
 from dashboard.fleet.models import (
     Alert,
     HealthSample,
@@ -188,7 +189,5 @@ class MemberBudgetAdmin(admin.ModelAdmin):
     raw_id_fields = ["membership"]
 
     def save_model(self, request, obj, form, change) -> None:
-        # The generation check locks the team's TeamBudget row: without one this limit would
-        # not be checked at all.
-        TeamBudget.objects.get_or_create(team=obj.membership.team)
+        budgets.ensure_team_budget(obj.membership.team)
         super().save_model(request, obj, form, change)

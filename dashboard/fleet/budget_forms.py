@@ -6,14 +6,8 @@ is shown and an empty input keeps it."""
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 
-
-class ServiceErrorsForm(forms.Form):
-    def add_service_errors(self, error: ValidationError) -> None:
-        """Put the service's field errors next to the fields (others at the top)."""
-        for field, messages in error.message_dict.items():
-            self.add_error(field if field in self.fields else None, messages)
+from dashboard.forms import ServiceErrorsMixin
 
 
 def _dollars(label: str, help_text: str) -> forms.DecimalField:
@@ -23,7 +17,7 @@ def _dollars(label: str, help_text: str) -> forms.DecimalField:
     )
 
 
-class BudgetForm(ServiceErrorsForm):
+class BudgetForm(ServiceErrorsMixin, forms.Form):
     monthly_soft_limit = _dollars(
         "Monthly soft limit ($)", "A banner and a notice at 80% and 100%. Empty: none."
     )
@@ -62,7 +56,7 @@ class BudgetForm(ServiceErrorsForm):
         return data
 
 
-class MemberBudgetForm(ServiceErrorsForm):
+class MemberBudgetForm(ServiceErrorsMixin, forms.Form):
     """One member's own monthly limit (a row of the budget page's member table)."""
 
     monthly_limit = _dollars("Own monthly limit ($)", "Empty: the team's limit per member.")

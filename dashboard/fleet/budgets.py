@@ -137,13 +137,11 @@ def budget_of(team) -> TeamBudget | None:
     return TeamBudget.objects.filter(team=team).first()
 
 
-def budget_status(team, *, now: datetime | None = None) -> BudgetStatus:
-    budget = budget_of(team)
-    return BudgetStatus(
-        spend=month_to_date_spend(team, now=now),
-        soft_limit=budget.monthly_soft_limit if budget else None,
-        hard_limit=budget.monthly_hard_limit if budget else None,
-    )
+def ensure_team_budget(team) -> TeamBudget:
+    """The team's TeamBudget row, created empty if need be: the generation check locks that row,
+    so without one a member's own limit would not be checked at all."""
+    budget, _ = TeamBudget.objects.get_or_create(team=team)
+    return budget
 
 
 def banner_status(team, *, now: datetime | None = None) -> BudgetStatus | None:
@@ -228,12 +226,15 @@ def member_budgets(
 ) -> list[MemberBudgetRow]:
     """Every member (or `only` that one) with this month's spend, their own limit and the limit
     that applies."""
-    budget = budget_of(team)
-    team_limit = budget.member_monthly_limit if budget else None
     members = members_of_team(team)
     if only is not None:
         members = members.filter(pk=only.pk)
     spends = month_spend_by_member(team, user=only.user if only else None, now=now)
+    return _member_rows(budget_of(team), members, spends)
+
+
+def _member_rows(budget: TeamBudget | None, members, spends: dict) -> list[MemberBudgetRow]:
+    team_limit = budget.member_monthly_limit if budget else None
     own = dict(
         MemberBudget.objects.filter(membership__in=members).values_list(
             "membership_id", "monthly_limit"
@@ -248,6 +249,29 @@ def member_budgets(
         )
         for membership in members
     ]
+
+
+@dataclass(frozen=True)
+class BudgetOverview:
+    """What the budget page and `GET /team/budget` show."""
+
+    settings: BudgetSettings
+    status: BudgetStatus
+    members: list[MemberBudgetRow]
+
+
+def budget_overview(team, *, now: datetime | None = None) -> BudgetOverview:
+    """The team's settings, its month-to-date status and every member's row, from one spend
+    query (the team's spend is its members' added up)."""
+    budget = budget_of(team)
+    spends = month_spend_by_member(team, now=now)
+    status = BudgetStatus(
+        spend=sum(spends.values(), NO_SPEND),
+        soft_limit=budget.monthly_soft_limit if budget else None,
+        hard_limit=budget.monthly_hard_limit if budget else None,
+    )
+    members = _member_rows(budget, members_of_team(team), spends)
+    return BudgetOverview(BudgetSettings.of(budget), status, members)
 
 
 # --- the check at submission ----------------------------------------------------------------------
@@ -305,9 +329,10 @@ def check_budget_for_new_generation(
         soft, hard = budget.monthly_soft_limit, budget.monthly_hard_limit
         member_limit, own = _member_limit(budget, user) if user is not None else (None, False)
         estimate = estimated_cost or Decimal("0")
-        spends = (
-            month_spend_by_member(team, now=now)
-            if soft is not None or hard is not None or member_limit is not None
+        team_wide = soft is not None or hard is not None
+        spends = (  # only `user`'s when no team-wide limit needs everyone's
+            month_spend_by_member(team, user=None if team_wide else user, now=now)
+            if team_wide or member_limit is not None
             else {}
         )
         spend = sum(spends.values(), NO_SPEND)
@@ -490,8 +515,7 @@ def member_budget_update(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        # The generation check locks the TeamBudget row: it must exist for a member's limit to hold.
-        TeamBudget.objects.get_or_create(team=membership.team)
+        ensure_team_budget(membership.team)
         if amount is None:
             MemberBudget.objects.filter(membership=membership).delete()
             return None

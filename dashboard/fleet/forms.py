@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from dashboard.fleet.models import OutputMode
+from dashboard.forms import ServiceErrorsMixin
 
 
-class EndpointForm(forms.Form):
+class EndpointForm(ServiceErrorsMixin, forms.Form):
     name = forms.CharField(max_length=100)
     endpoint_id = forms.CharField(max_length=100, label="RunPod endpoint id")
     api_key = forms.CharField(
@@ -42,7 +42,3 @@ class EndpointForm(forms.Form):
         label="Volume S3 secret",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
-
-    def add_service_errors(self, error: ValidationError) -> None:
-        for field, messages in error.message_dict.items():
-            self.add_error(field if field in self.fields else None, messages)

@@ -22,7 +22,6 @@ from dashboard.fleet.selectors import endpoints_for_team
 router = Router(tags=["health and usage"])
 
 RangeKey = Literal["24h", "7d", "30d"]
-PeriodKey = Literal["today", "7d", "30d", "month", "last_month", "custom"]
 
 
 def _endpoint(membership, endpoint_pk: int):

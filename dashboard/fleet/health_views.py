@@ -164,7 +164,8 @@ def _budget_settings_page(
 ) -> HttpResponse:
     """The budget page; `form` or `member_form` (bound to `member_form.target`) carry errors."""
     team = membership.team
-    current = budgets.BudgetSettings.of(budgets.budget_of(team))
+    overview = budgets.budget_overview(team)
+    current = overview.settings
     initial = {
         "monthly_soft_limit": current.monthly_soft_limit,
         "monthly_hard_limit": current.monthly_hard_limit,
@@ -176,8 +177,8 @@ def _budget_settings_page(
         "form": form or BudgetForm(initial=initial),
         "member_form": member_form,
         "settings": current,
-        "status": budgets.budget_status(team),
-        "members": budgets.member_budgets(team),
+        "status": overview.status,
+        "members": overview.members,
     }
     return render(request, "fleet/budget_settings.html", context, status=status)
 

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
-from django.core.mail import send_mail
 
 from dashboard.fleet.models import TeamBudget
+from dashboard.mail import send_email
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +37,9 @@ def send_team_notice(team, *, subject: str, text: str, payload: dict) -> Deliver
     budget = TeamBudget.objects.filter(team=team).first()
     if budget is None:
         return Delivery(email=False, webhook=False)
-    emailed = _email(budget.alert_email, subject, text) if budget.alert_email else False
+    emailed = send_email(budget.alert_email, subject, text) if budget.alert_email else False
     posted = _post(budget.alert_webhook_url, payload) if budget.alert_webhook_url else False
     return Delivery(email=emailed, webhook=posted)
-
-
-def _email(address: str, subject: str, text: str) -> bool:
-    try:
-        send_mail(f"[SwarmDeck] {subject}", text, settings.DEFAULT_FROM_EMAIL, [address])
-    except Exception:  # any backend's failure; a notice must not break the caller
-        logger.warning("could not email a notice to %s", address, exc_info=True)
-        return False
-    return True
 
 
 def _post(url: str, payload: dict) -> bool:

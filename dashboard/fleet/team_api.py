@@ -213,8 +213,8 @@ def _member_budget_out(row: budgets.MemberBudgetRow) -> dict:
 
 
 def _budget_out(team) -> dict:
-    current = budgets.BudgetSettings.of(budgets.budget_of(team))
-    status = budgets.budget_status(team)
+    overview = budgets.budget_overview(team)
+    current, status = overview.settings, overview.status
     return {
         "monthly_soft_limit": current.monthly_soft_limit,
         "monthly_hard_limit": current.monthly_hard_limit,
@@ -228,7 +228,7 @@ def _budget_out(team) -> dict:
         "spent_total": status.spend.total,
         "soft_percent": status.soft_percent,
         "level": status.level,
-        "members": [_member_budget_out(row) for row in budgets.member_budgets(team)],
+        "members": [_member_budget_out(row) for row in overview.members],
     }
 
 

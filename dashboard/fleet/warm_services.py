@@ -468,7 +468,8 @@ def _apply_keep_alive(endpoint, client: RunPodClient, desired: int, now: datetim
         submitted.append(_submit_keep_alive(client, now, low_priority=low_priority))
         # Recorded one by one: a failure after the first still remembers what was sent.
         _record_keep_alive_jobs(endpoint, tracked=tracked, kept=kept, submitted=submitted)
-    _record_keep_alive_jobs(endpoint, tracked=tracked, kept=kept, submitted=submitted)
+    if not submitted:  # (otherwise the loop's last write was this one)
+        _record_keep_alive_jobs(endpoint, tracked=tracked, kept=kept, submitted=submitted)
     return len(submitted), len(plan.cancel)
 
 
@@ -589,6 +590,8 @@ def _yield_keep_alive_worker(endpoint: RunPodEndpoint, job_id: str) -> str | Non
     client = endpoint.runpod_client()
     # Read in this order: keep_alive_jobs_to_yield says why.
     idle_workers = int((client.health().get("workers") or {}).get("idle") or 0)
+    if idle_workers > 0:
+        return None  # an idle worker takes the generation (keep_alive_jobs_to_yield: nothing)
     running = []
     for entry in entries:
         with contextlib.suppress(RunPodNotFound):  # forgotten by RunPod: over

@@ -16,6 +16,7 @@ from dashboard.accounts.selectors import current_membership
 from dashboard.fleet import selectors, warm_services
 from dashboard.fleet.models import WarmupRun
 from dashboard.fleet.warm_pools import WEEKDAY_NAMES, UnknownTimeZone, Window, zone_of
+from dashboard.forms import ServiceErrorsMixin
 
 # The badge colour of each phase (classes of static/css/app.css).
 PHASE_CLASSES = {
@@ -26,7 +27,7 @@ PHASE_CLASSES = {
 }
 
 
-class WarmScheduleForm(forms.Form):
+class WarmScheduleForm(ServiceErrorsMixin, forms.Form):
     name = forms.CharField(max_length=100, required=False)
     weekdays = forms.TypedMultipleChoiceField(
         choices=list(enumerate(WEEKDAY_NAMES)),
@@ -41,10 +42,6 @@ class WarmScheduleForm(forms.Form):
     )
     warm_workers = forms.IntegerField(initial=1)
     enabled = forms.BooleanField(required=False, initial=True)
-
-    def add_service_errors(self, error: ValidationError) -> None:
-        for field, problems in error.message_dict.items():
-            self.add_error(field if field in self.fields else None, problems)
 
 
 class KeepWarmForm(forms.Form):

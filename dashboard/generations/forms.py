@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from dashboard.forms import ServiceErrorsMixin
 from dashboard.generations.history import parse_history_query
 
 
@@ -43,7 +44,7 @@ class SwarmParamsField(forms.Field):
         return json.dumps(value, indent=2, ensure_ascii=False) if value else ""
 
 
-class GenerationForm(forms.Form):
+class GenerationForm(ServiceErrorsMixin, forms.Form):
     prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     negative_prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Negative prompt"
@@ -83,11 +84,6 @@ class GenerationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["endpoint"].choices = [(e.pk, e.name) for e in endpoints]
         self.known_models = sorted({m for e in endpoints for m in (e.known_models or [])})
-
-    def add_service_errors(self, error: ValidationError) -> None:
-        """Put a service's field errors next to the fields (others at the top of the form)."""
-        for field, messages in error.message_dict.items():
-            self.add_error(field if field in self.fields else None, messages)
 
 
 # --- re-use: intent-sized steps from a past generation into the generate form -------------------

@@ -206,54 +206,29 @@ def _save(preset: Preset, values: dict) -> Preset:
     return preset
 
 
-def preset_create(
-    *,
-    team,
-    user,
-    name: Any,
-    description: Any = "",
-    prompt: Any = "",
-    negative_prompt: Any = "",
-    model: Any = "",
-    width: Any = None,
-    height: Any = None,
-    steps: Any = None,
-    cfg_scale: Any = None,
-    seed: Any = None,
-    images: Any = None,
-    endpoint: Any = None,
-    extra_params: Any = None,
-) -> Preset:
-    """Save the settings under a name unique in the team (ignoring case); empty ones are left out.
+def _check_known(fields: dict, caller: str) -> None:
+    unknown = sorted(set(fields) - {"name", "description", *SETTINGS})
+    if unknown:
+        raise TypeError(f"{caller}() got unexpected fields: {', '.join(unknown)}")
+
+
+def preset_create(*, team, user, name: Any, description: Any = "", **settings: Any) -> Preset:
+    """Save the settings (any of SETTINGS) under a name unique in the team (ignoring case);
+    empty ones are left out.
 
     Raises ValidationError naming every bad field (nothing saved), PermissionDenied for viewers
     and non-members.
     """
+    _check_known(settings, "preset_create")
     _membership(team, user)
-    values = {
-        "name": name,
-        "description": description,
-        "prompt": prompt,
-        "negative_prompt": negative_prompt,
-        "model": model,
-        "width": width,
-        "height": height,
-        "steps": steps,
-        "cfg_scale": cfg_scale,
-        "seed": seed,
-        "images": images,
-        "endpoint": endpoint,
-        "extra_params": extra_params,
-    }
+    values = {"name": name, "description": description, **settings}
     return _save(Preset(team=team, created_by=user), values)
 
 
 def preset_update(*, preset: Preset, user, **changes: Any) -> Preset:
     """Change the given fields (name, description or settings; an empty setting is left out from
     then on), checked like preset_create. Its creator or the team's owners and admins only."""
-    unknown = sorted(set(changes) - {"name", "description", *SETTINGS})
-    if unknown:
-        raise TypeError(f"preset_update() got unexpected fields: {', '.join(unknown)}")
+    _check_known(changes, "preset_update")
     if not may_change(preset, _membership(preset.team, user)):
         raise PermissionDenied("Only the preset's creator or a team admin can change it.")
     return _save(preset, {**_current(preset), **changes})

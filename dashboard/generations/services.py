@@ -549,6 +549,11 @@ def _require_actor(generation: Generation, user) -> Membership:
 def generation_cancel(*, generation: Generation, user) -> Generation:
     """Stop a generation that has not finished: at RunPod if it has a job, else before it has."""
     _require_actor(generation, user)
+    return _cancel(generation)
+
+
+def _cancel(generation: Generation) -> Generation:
+    """generation_cancel once the user is known to be allowed."""
     if generation.is_final:
         raise Conflict(f"The generation has already {generation.get_status_display().lower()}.")
     if generation.runpod_job_id and generation.endpoint is not None:
@@ -610,7 +615,7 @@ def generations_cancel(*, generations, user) -> CancelReport:
     # Fresh rows (a webhook may have finished some meanwhile), newest first: cancelling an older
     # job frees a worker, which would otherwise start a newer one we are about to cancel.
     ids = sorted({generation.pk for generation in generations}, reverse=True)
-    fresh = Generation.objects.select_related("team", "endpoint").in_bulk(ids)
+    fresh = Generation.objects.select_related("endpoint").in_bulk(ids)
     unusable: dict[int, str] = {}  # endpoint id → why RunPod cannot be used now
     for generation_id in ids:
         generation = fresh.get(generation_id)
@@ -622,7 +627,7 @@ def generations_cancel(*, generations, user) -> CancelReport:
             report.failed.append(CancelFailure(generation.pk, generation.status, error))
             continue
         try:
-            outcome = generation_cancel(generation=generation, user=user)
+            outcome = _cancel(generation)  # allowed: checked for the whole batch above
         except (Conflict, Generation.DoesNotExist):  # finished (and deleted) while we went on
             report.finished.append(generation.pk)
             continue

@@ -19,6 +19,13 @@ from dashboard.generations.models import (
 MAX_ID = 2**63 - 1  # the largest id PostgreSQL stores; bigger numbers are not ids
 
 
+def parse_id(text: str) -> int | None:
+    """The id a query parameter names, or None when it is not a whole number PostgreSQL stores."""
+    if text.isascii() and text.isdigit() and int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
 def membership_or_404(request: HttpRequest):
     membership = current_membership(request)
     if membership is None:

@@ -28,10 +28,10 @@ from dashboard.generations.models import (
     Status,
 )
 from dashboard.generations.views.common import (
-    MAX_ID,
     first_error,
     membership_or_404,
     next_url,
+    parse_id,
     visible_generation,
 )
 from dashboard.generations.views.generate import detail_error
@@ -176,11 +176,9 @@ class Selection:
 
 def _ids(values: list[str]) -> list[int]:
     """Ids from the form; anything else cannot name one of the team's objects: 404."""
-    ids = []
-    for value in values:
-        if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
-            raise Http404("No such image or generation.")
-        ids.append(int(value))
+    ids = [parse_id(value) for value in values]
+    if None in ids:
+        raise Http404("No such image or generation.")
     return list(dict.fromkeys(ids))
 
 

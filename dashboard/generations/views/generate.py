@@ -27,16 +27,16 @@ from dashboard.generations.forms import (
 from dashboard.generations.models import (
     Generation,
 )
-from dashboard.generations.views.common import MAX_ID, first_error, visible_generation
+from dashboard.generations.views.common import first_error, parse_id, visible_generation
 
 
 # --- generate ------------------------------------------------------------------------------------
 def _reuse(request: HttpRequest, team, endpoints) -> tuple[dict, str, str]:
     """(initial values, note, error) for `/?reuse=<generation id>&mode=…[&image=<id>]`."""
-    reference, mode = request.GET.get("reuse", ""), request.GET.get("mode", "all")
+    reference, mode = parse_id(request.GET.get("reuse", "")), request.GET.get("mode", "all")
     generation = None
-    if reference.isascii() and reference.isdigit() and int(reference) <= MAX_ID:
-        generation = selectors.generations_for_team(team).filter(pk=int(reference)).first()
+    if reference is not None:
+        generation = selectors.generations_for_team(team).filter(pk=reference).first()
     if generation is None:
         return {}, "", "That generation is not in your team's history; the form starts afresh."
     image = None
@@ -53,10 +53,8 @@ def _reuse(request: HttpRequest, team, endpoints) -> tuple[dict, str, str]:
 def _preset(request: HttpRequest, team) -> tuple[dict, str, str]:
     """(initial values, note, error) for `/?preset=<id>`: the preset over the form's values sent
     along (the preset menu sends them with htmx; without JS the form starts from its defaults)."""
-    reference = request.GET.get("preset", "")
-    preset = None
-    if reference.isascii() and reference.isdigit() and int(reference) <= MAX_ID:
-        preset = presets.preset_for_team(team, int(reference))
+    reference = parse_id(request.GET.get("preset", ""))
+    preset = presets.preset_for_team(team, reference) if reference is not None else None
     if preset is None:
         return {}, "", "That preset is not one of your team's; the form starts afresh."
     values = {name: request.GET[name] for name in GenerationForm.base_fields if name in request.GET}
@@ -142,18 +140,18 @@ def progress(request: HttpRequest, generation_id: int) -> HttpResponse:
 @require_POST
 def cancel(request: HttpRequest, generation_id: int) -> HttpResponse:
     generation = visible_generation(request, generation_id)
-    error, status = "", 200
+    error, refused = "", False
     try:
         generation = services.generation_cancel(generation=generation, user=request.user)
     except PermissionDenied as exc:
-        error, status = str(exc), 403
+        error, refused = str(exc), True
     except (Conflict, RunPodError) as exc:
-        error, status = str(exc), 409 if isinstance(exc, Conflict) else 502
+        error = str(exc)
     if request.htmx:  # 200 even when refused: htmx swaps only 2xx, and the fragment says why
         generation = visible_generation(request, generation_id)
         context = {"generation": generation, "error": error}
         return render(request, "generations/_progress.html", context)
-    if status == 403:
+    if refused:
         return detail_error(request, generation, PermissionDenied(error), 403)
     if error:
         messages.error(request, error)

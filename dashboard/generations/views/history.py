@@ -33,7 +33,7 @@ from dashboard.generations.models import (
     GeneratedImage,
     Status,
 )
-from dashboard.generations.views.common import MAX_ID, first_error, membership_or_404, next_url
+from dashboard.generations.views.common import first_error, membership_or_404, next_url, parse_id
 
 HISTORY_PAGE_SIZE = 24
 
@@ -195,7 +195,7 @@ def compare(request: HttpRequest) -> HttpResponse:
     errors = {
         name: "Give an image id (a whole number)."
         for name, ref in zip(("a", "b"), refs, strict=True)
-        if not (ref.isascii() and ref.isdigit() and int(ref) <= MAX_ID)
+        if parse_id(ref) is None
     }
     if errors:
         return render(request, "generations/compare.html", {"errors": errors}, status=400)
